@@ -1,0 +1,64 @@
+#include "util/error.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static void vset(keel_error_t *err, int errnum, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(err->msg))
+		n = sizeof(err->msg) - 1;
+	if (errnum)
+		snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s", strerror(errnum));
+	err->errnum = errnum;
+}
+
+int keel_err(keel_error_t *err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err)
+		return -1;
+	va_start(ap, fmt);
+	vset(err, errnum, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int keel_err_sys(keel_error_t *err, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+	if (!err)
+		return -1;
+	va_start(ap, fmt);
+	vset(err, saved, fmt, ap);
+	va_end(ap);
+	errno = saved;
+	return -1;
+}
+
+int keel_err_wrap(keel_error_t *err, const char *fmt, ...)
+{
+	char prefix[KEEL_ERROR_MSG_MAX];
+	char old[KEEL_ERROR_MSG_MAX];
+	va_list ap;
+	if (!err)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	memcpy(old, err->msg, sizeof(old));
+	snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+	return -1;
+}
+
+void keel_err_clear(keel_error_t *err)
+{
+	if (!err)
+		return;
+	err->errnum = 0;
+	err->msg[0] = '\0';
+}
