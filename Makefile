@@ -2,12 +2,15 @@
 BUILD ?= build
 PREFIX ?= /usr/local
 
-.PHONY: all deps build demo test test-asan install clean
+.PHONY: all deps test-deps build demo test install clean
 
 all: build
 
 deps:
 	@tools/install-deps.sh
+
+test-deps:
+	@tools/install-deps.sh --test
 
 $(BUILD)/build.ninja:
 	meson setup $(BUILD)
@@ -18,7 +21,7 @@ build: $(BUILD)/build.ninja
 demo: deps build
 	@tools/demo.sh
 
-test: deps build
+test: test-deps build
 	@tests/run-all.sh
 
 install: build

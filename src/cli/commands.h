@@ -3,7 +3,8 @@
 #ifndef KEEL_CLI_COMMANDS_H
 #define KEEL_CLI_COMMANDS_H
 
-/* `keel runtime ...` and `keel-runtime ...`: runc's command line. */
+/* `keel runtime ...` and `keel-runtime ...`: runc's command line. As `keel runtime`, argv
+ * points one past main's argv[0] (argv - 1 is the whole vector, needed to re-execute). */
 int keel_cli_runtime(int argc, char **argv);
 
 /* `keel vm ...`: the micro-VM monitor. */

@@ -1,1 +1,177 @@
-/* placeholder: filled in by its owner */
+#include "runtime/process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/close_range.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "runtime/caps.h"
+#include "runtime/seccomp.h"
+#include "util/log.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+static const char *env_get(char **env, const char *key)
+{
+	size_t klen = strlen(key);
+	for (char **e = env; e && *e; e++)
+		if (strncmp(*e, key, klen) == 0 && (*e)[klen] == '=')
+			return *e + klen + 1;
+	return NULL;
+}
+
+static int check_exe(const char *name, const char *path, keel_error_t *err)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return keel_err(err, errno, "exec: \"%s\": stat %s", name, path);
+	if (S_ISDIR(st.st_mode) || access(path, X_OK) < 0)
+		return keel_err(err, EACCES, "exec: \"%s\"", name);
+	return 0;
+}
+
+int keel_process_resolve(const struct keel_spec_process *p, char *out, size_t len,
+			 keel_error_t *err)
+{
+	const char *name = p->args[0];
+	const char *path;
+
+	if (strchr(name, '/')) {
+		if (check_exe(name, name, err) < 0)
+			return -1;
+		snprintf(out, len, "%s", name);
+		return 0;
+	}
+	path = env_get(p->env, "PATH");
+	if (!path)
+		path = DEFAULT_PATH;
+	while (*path) {
+		const char *end = strchrnul(path, ':');
+		int n = (end == path) ? snprintf(out, len, "./%s", name)
+				      : snprintf(out, len, "%.*s/%s", (int)(end - path), path, name);
+		struct stat st;
+		if (n > 0 && (size_t)n < len && stat(out, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(out, X_OK) == 0)
+			return 0;
+		path = *end ? end + 1 : end;
+	}
+	return keel_err(err, ENOENT, "exec: \"%s\": executable file not found in $PATH", name);
+}
+
+static int apply_rlimits(const struct keel_spec_process *p, keel_error_t *err)
+{
+	for (size_t i = 0; i < p->n_rlimits; i++) {
+		const struct keel_spec_rlimit *r = &p->rlimits[i];
+		struct rlimit want = {.rlim_cur = r->soft, .rlim_max = r->hard};
+		struct rlimit cur;
+		if (setrlimit(r->resource, &want) == 0)
+			continue;
+		/* Raising a hard limit needs CAP_SYS_RESOURCE, which root on some hosts lacks
+		 * (podman asks for NOFILE 1048576). Clamp to the current hard limit rather than
+		 * refuse to start: the container gets the most the host allows. */
+		if (errno != EPERM || getrlimit(r->resource, &cur) < 0 || want.rlim_max <= cur.rlim_max)
+			return keel_err_sys(err, "setting rlimit %d", r->resource);
+		keel_log(KEEL_LOG_WARN, "rlimit %d: hard limit %llu above the host's %llu, clamped",
+			 r->resource, (unsigned long long)want.rlim_max,
+			 (unsigned long long)cur.rlim_max);
+		want.rlim_max = cur.rlim_max;
+		if (want.rlim_cur > want.rlim_max)
+			want.rlim_cur = want.rlim_max;
+		if (setrlimit(r->resource, &want) < 0)
+			return keel_err_sys(err, "setting rlimit %d", r->resource);
+	}
+	return 0;
+}
+
+static int switch_user(const struct keel_process_final *f, keel_error_t *err)
+{
+	const struct keel_spec_process *p = f->proc;
+	if (f->set_groups &&
+	    setgroups(p->n_additional_gids, p->n_additional_gids ? p->additional_gids : NULL) < 0)
+		return keel_err_sys(err, "setgroups");
+	if (setresgid(p->gid, p->gid, p->gid) < 0)
+		return keel_err_sys(err, "setgid %u", p->gid);
+	if (setresuid(p->uid, p->uid, p->uid) < 0)
+		return keel_err_sys(err, "setuid %u", p->uid);
+	return 0;
+}
+
+static int enter_cwd(const char *cwd, keel_error_t *err)
+{
+	char buf[PATH_MAX];
+	if (chdir(cwd) < 0)
+		return keel_err_sys(err, "chdir to cwd (\"%s\") set in config.json failed", cwd);
+	/* A cwd reached through an fd outside the root reads "(unreachable)/..." (the
+	 * CVE-2024-21626 pattern): refuse it. */
+	if (!getcwd(buf, sizeof(buf)) || buf[0] != '/')
+		return keel_err(err, EPERM, "current working directory is outside of container root");
+	return 0;
+}
+
+int keel_process_exec(const struct keel_process_final *f, keel_error_t *err)
+{
+	const struct keel_spec_process *p = f->proc;
+	scmp_filter_ctx seccomp = f->seccomp;
+
+	if (apply_rlimits(p, err) < 0)
+		goto fail;
+	if (f->has_personality && personality(f->personality) < 0) {
+		keel_err_sys(err, "personality");
+		goto fail;
+	}
+	/* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it. */
+	if (seccomp && !p->no_new_privileges) {
+		int r = keel_seccomp_load(seccomp, err);
+		seccomp = NULL;
+		if (r < 0)
+			goto fail;
+	}
+	if (p->caps.present && keel_caps_drop_bounding(&p->caps, err) < 0)
+		goto fail;
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) {
+		keel_err_sys(err, "keepcaps");
+		goto fail;
+	}
+	if (switch_user(f, err) < 0)
+		goto fail;
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) {
+		keel_err_sys(err, "keepcaps");
+		goto fail;
+	}
+	if (p->caps.present && keel_caps_apply(&p->caps, err) < 0)
+		goto fail;
+	if (p->has_umask)
+		umask(p->umask);
+	if (enter_cwd(p->cwd, err) < 0)
+		goto fail;
+	if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		keel_err_sys(err, "no_new_privs");
+		goto fail;
+	}
+	if (syscall(SYS_close_range, 3 + f->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+		keel_err_sys(err, "close_range");
+		goto fail;
+	}
+	if (seccomp) {
+		int r = keel_seccomp_load(seccomp, err);
+		seccomp = NULL;
+		if (r < 0)
+			return -1;
+	}
+	execve(f->exe, p->args, p->env);
+	return keel_err(err, errno, "exec: \"%s\"", p->args[0]);
+fail:
+	if (seccomp)
+		seccomp_release(seccomp);
+	return -1;
+}

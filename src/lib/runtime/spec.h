@@ -19,6 +19,10 @@
 
 #include "util/error.h"
 
+/* GNU C modes (-std=gnu11) predefine `linux` as 1, which would turn the member
+ * `struct keel_spec_linux linux` below into a syntax error. */
+#undef linux
+
 /* ---------- process ---------- */
 
 struct keel_spec_rlimit {

@@ -1,0 +1,38 @@
+/* The last steps of a container process, shared by the init (create/run) and by exec:
+ * everything between "the namespaces and filesystem are ready" and execve(). */
+#ifndef KEEL_PROCESS_H
+#define KEEL_PROCESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <seccomp.h>
+
+#include "runtime/spec.h"
+#include "util/error.h"
+
+/* Resolves process.args[0] as runc does: a path containing '/' is used as it is (relative
+ * to cwd), otherwise searched in the PATH of process.env (or a default PATH). Runs inside
+ * the container's root. Errors read like runc's, which docker maps to exit 127/126:
+ * `exec: "foo": executable file not found in $PATH`, `exec: "/x": stat /x: no such file or
+ * directory`, `exec: "/etc": permission denied`. */
+int keel_process_resolve(const struct keel_spec_process *p, char *out, size_t len,
+			 keel_error_t *err);
+
+struct keel_process_final {
+	const struct keel_spec_process *proc;
+	const char *exe;           /* from keel_process_resolve */
+	scmp_filter_ctx seccomp;   /* NULL for none; consumed */
+	bool set_groups;           /* false in a user namespace whose setgroups is denied */
+	int preserve_fds;          /* fds 3..3+n-1 stay open */
+	unsigned long personality; /* 0 = leave */
+	bool has_personality;
+};
+
+/* rlimits (a hard limit above the current one is clamped to it, since root here may lack
+ * CAP_SYS_RESOURCE; a warning is logged), personality, bounding set, uid/gid/groups, caps,
+ * umask, cwd (must stay inside the root), no_new_privs, seccomp, CLOEXEC on every fd but
+ * stdio and preserved ones, then execve. Returns only on failure. Runs in a forked child. */
+int keel_process_exec(const struct keel_process_final *f, keel_error_t *err);
+
+#endif

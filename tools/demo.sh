@@ -1,0 +1,12 @@
+#!/bin/sh
+# make demo: keel's main job on its embedded default — a busybox container (rootfs from
+# Debian's busybox-static, no network needed) run by keel's OCI runtime.
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d /tmp/keel-demo.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+"$here/tools/make-bundle.sh" "$work/bundle" sh -c \
+	'echo "hello from a keel container: $(hostname), pid $$, $(id)"; uname -sr'
+cd "$work/bundle"
+echo "\$ keel-runtime run demo"
+"$here/build/keel-runtime" --root "$work/state" run "demo-$$"
