@@ -4,7 +4,7 @@
 set -eu
 build="meson ninja-build pkg-config gcc libc6-dev libjansson-dev libseccomp-dev libcap-dev
 libcmocka-dev busybox-static python3"
-test="bats runc crun containerd docker.io podman iproute2 util-linux procps file"
+test="bats runc crun containerd docker.io podman conmon iproute2 util-linux procps file"
 want="$build"
 [ "${1:-}" = "--test" ] && want="$build $test"
 missing=""

@@ -9,6 +9,8 @@
 #   both    (default) the OCI layout plus a docker manifest.json naming the same blobs, as
 #           docker >= 25 `docker save` writes it: each engine reads the part it knows.
 # NAME defaults to docker.io/keeltest/busybox:latest. The image is linux/amd64, Cmd ["sh"].
+# Names as loaded: docker keeltest/busybox:latest; ctr and podman the full NAME (podman calls a
+# docker-only archive localhost/keeltest/busybox, as it does for any `docker save` output).
 # Output is reproducible: fixed mtimes and owners, sorted entries, so digests are stable.
 # Env: BUSYBOX (default /bin/busybox).
 set -eu

@@ -188,20 +188,48 @@ static int cmd_delete(struct rt_ctx *ctx, int argc, char **argv)
 	return keel_container_delete(ctx->root, argv[i], force, &err) < 0 ? rt_fail(&err, 1) : 0;
 }
 
+/* runc prints the list through Go's tabwriter (minwidth 12, padding 3): each column is as
+ * wide as its widest cell plus 3, at least 12; the last column is not padded. */
 static void print_list_table(json_t *arr)
 {
-	size_t k;
+	enum { COLS = 6 };
+	static const char *const heads[COLS] = {"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"};
+	size_t rows = json_array_size(arr) + 1, w[COLS] = {0};
+	char **cells = calloc(rows * COLS, sizeof(char *));
 	json_t *c;
-	printf("%-12s%-12s%-12s%-35s%-33s%s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
+	size_t k;
+
+	if (!cells)
+		return;
+	for (int col = 0; col < COLS; col++)
+		cells[col] = strdup(heads[col]);
 	json_array_foreach (arr, k, c) {
-		printf("%-12s%-12lld%-12s%-35s%-33s%s\n",
-		       json_string_value(json_object_get(c, "id")),
-		       (long long)json_integer_value(json_object_get(c, "pid")),
-		       json_string_value(json_object_get(c, "status")),
-		       json_string_value(json_object_get(c, "bundle")),
-		       json_string_value(json_object_get(c, "created")),
-		       json_string_value(json_object_get(c, "owner")));
+		char **row = cells + (k + 1) * COLS;
+		row[0] = strdup(json_string_value(json_object_get(c, "id")));
+		if (asprintf(&row[1], "%lld", (long long)json_integer_value(json_object_get(c, "pid"))) < 0)
+			row[1] = NULL;
+		row[2] = strdup(json_string_value(json_object_get(c, "status")));
+		row[3] = strdup(json_string_value(json_object_get(c, "bundle")));
+		row[4] = strdup(json_string_value(json_object_get(c, "created")));
+		row[5] = strdup(json_string_value(json_object_get(c, "owner")));
 	}
+	for (size_t r = 0; r < rows; r++)
+		for (int col = 0; col < COLS; col++) {
+			size_t len = cells[r * COLS + col] ? strlen(cells[r * COLS + col]) : 0;
+			if (len + 3 > w[col])
+				w[col] = len + 3;
+		}
+	for (size_t r = 0; r < rows; r++) {
+		for (int col = 0; col < COLS; col++) {
+			const char *v = cells[r * COLS + col] ? cells[r * COLS + col] : "";
+			if (col == COLS - 1)
+				printf("%s\n", v);
+			else
+				printf("%-*s", (int)(w[col] < 12 ? 12 : w[col]), v);
+			free(cells[r * COLS + col]);
+		}
+	}
+	free(cells);
 }
 
 static int cmd_list(struct rt_ctx *ctx, int argc, char **argv)
@@ -422,42 +450,63 @@ static const struct {
 	{"update", rt_cmd_update, "update container resource constraints"},
 };
 
+static const char *const hook_names[] = {"prestart", "createRuntime", "createContainer",
+					  "startContainer", "poststart", "poststop", NULL};
+static const char *const mount_options[] = {
+	"acl", "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec",
+	"iversion", "lazytime", "loud", "mand", "noacl", "noatime", "nodev", "nodiratime",
+	"noexec", "noiversion", "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid",
+	"nosymfollow", "private", "ratime", "rbind", "rdev", "rdiratime", "relatime", "remount",
+	"rexec", "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnorelatime", "rnostrictatime",
+	"rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared",
+	"rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared", "silent",
+	"slave", "strictatime", "suid", "symfollow", "sync", "tmpcopyup", "unbindable", NULL};
+static const char *const seccomp_actions[] = {
+	"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+	"SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP", NULL};
+static const char *const seccomp_operators[] = {
+	"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
+	"SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE", NULL};
+static const char *const seccomp_archs[] = {
+	"SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64",
+	"SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32",
+	"SCMP_ARCH_PPC", "SCMP_ARCH_PPC64", "SCMP_ARCH_PPC64LE", "SCMP_ARCH_RISCV64",
+	"SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64",
+	NULL};
+
+static json_t *str_array(const char *const *v)
+{
+	json_t *a = json_array();
+	for (; *v; v++)
+		json_array_append_new(a, json_string(*v));
+	return a;
+}
+
 static int cmd_features(struct rt_ctx *ctx, int argc, char **argv)
 {
-	cleanup_json json_t *j = NULL;
-	cleanup_json json_t *ns = json_array(), *caps = json_array();
+	cleanup_json json_t *j = json_object();
+	json_t *linux = json_object(), *ns = json_array(), *caps = json_array();
 	for (int t = 0; t < KEEL_NS_TYPES; t++)
 		json_array_append_new(ns, json_string(keel_ns_name(t)));
 	for (int c = 0; c <= keel_cap_last(); c++)
 		if (keel_cap_name(c))
 			json_array_append_new(caps, json_string(keel_cap_name(c)));
-	j = json_pack(
-		"{s:s,s:s,s:[ssssss],s:[sssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss],"
-		"s:{s:O,s:O,s:{s:b,s:b,s:b,s:b},s:{s:b,s:[sssssssss],s:[sssssss],s:[ssssssssssssssss]},"
-		"s:{s:b},s:{s:b}},s:{}}",
-		"ociVersionMin", "1.0.0", "ociVersionMax", "1.1.0", "hooks", "prestart",
-		"createRuntime", "createContainer", "startContainer", "poststart", "poststop",
-		"mountOptions", "acl", "async", "atime", "bind", "defaults", "dev", "diratime",
-		"dirsync", "exec", "iversion", "lazytime", "loud", "mand", "noacl", "noatime",
-		"nodev", "nodiratime", "noexec", "noiversion", "nolazytime", "nomand", "norelatime",
-		"nostrictatime", "nosuid", "nosymfollow", "private", "ratime", "rbind", "rdev",
-		"rdiratime", "relatime", "remount", "rexec", "rnoatime", "rnodev", "rnodiratime",
-		"rnoexec", "rnorelatime", "rnostrictatime", "rnosuid", "rnosymfollow", "ro",
-		"rprivate", "rrelatime", "rro", "rrw", "rshared", "rslave", "rstrictatime", "rsuid",
-		"rsymfollow", "runbindable", "rw", "shared", "silent", "slave", "strictatime", "suid",
-		"symfollow", "sync", "tmpcopyup", "unbindable", "linux", "namespaces", ns,
-		"capabilities", caps, "cgroup", "v1", 1, "v2", 1, "systemd", 0, "systemdUser", 0,
-		"seccomp", "enabled", 1, "actions", "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO",
-		"SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
-		"SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP", "operators", "SCMP_CMP_EQ",
-		"SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ",
-		"SCMP_CMP_NE", "archs", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_MIPS",
-		"SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64",
-		"SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64", "SCMP_ARCH_PPC64LE",
-		"SCMP_ARCH_RISCV64", "SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_X32",
-		"SCMP_ARCH_X86", "apparmor", "enabled", 0, "selinux", "enabled", 0, "annotations");
-	if (!j)
-		return rt_failf(1, "features: internal error");
+	json_object_set_new(j, "ociVersionMin", json_string("1.0.0"));
+	json_object_set_new(j, "ociVersionMax", json_string("1.1.0"));
+	json_object_set_new(j, "hooks", str_array(hook_names));
+	json_object_set_new(j, "mountOptions", str_array(mount_options));
+	json_object_set_new(linux, "namespaces", ns);
+	json_object_set_new(linux, "capabilities", caps);
+	json_object_set_new(linux, "cgroup", json_pack("{s:b,s:b,s:b,s:b}", "v1", 1, "v2", 1,
+						       "systemd", 0, "systemdUser", 0));
+	json_object_set_new(linux, "seccomp",
+			    json_pack("{s:b,s:o,s:o,s:o}", "enabled", 1, "actions",
+				      str_array(seccomp_actions), "operators",
+				      str_array(seccomp_operators), "archs", str_array(seccomp_archs)));
+	json_object_set_new(linux, "apparmor", json_pack("{s:b}", "enabled", 0));
+	json_object_set_new(linux, "selinux", json_pack("{s:b}", "enabled", 0));
+	json_object_set_new(j, "linux", linux);
+	json_object_set_new(j, "annotations", json_object());
 	return print_json(j, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
 }
 

@@ -86,7 +86,8 @@ static void add_caps(json_t *proc, const struct keel_strlist *caps)
 	}
 }
 
-static int set_user(json_t *proc, const char *user, const char *gids, keel_error_t *err)
+static int set_user(json_t *proc, const char *user, const struct keel_strlist *gids,
+		    keel_error_t *err)
 {
 	json_t *u = json_object_get(proc, "user");
 	char *end;
@@ -107,22 +108,26 @@ static int set_user(json_t *proc, const char *user, const char *gids, keel_error
 			json_object_set_new(u, "gid", json_integer((json_int_t)gid));
 		}
 	}
-	if (gids) {
+	if (gids->n) {
 		json_t *arr = json_array();
-		cleanup_free char *copy = strdup(gids);
-		char *save = NULL;
-		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-			json_array_append_new(arr, json_integer(strtol(t, NULL, 10)));
+		for (size_t k = 0; k < gids->n; k++) {
+			long g = strtol(gids->v[k], &end, 10);
+			if (end == gids->v[k] || *end || g < 0) {
+				json_decref(arr);
+				return keel_err(err, EINVAL, "invalid additional gid %s", gids->v[k]);
+			}
+			json_array_append_new(arr, json_integer(g));
+		}
 		json_object_set_new(u, "additionalGids", arr);
 	}
 	return 0;
 }
 
 struct exec_flags {
-	const char *console, *cwd, *user, *gids, *process, *pid_file, *label, *apparmor, *cgroup;
+	const char *console, *cwd, *user, *process, *pid_file, *label, *apparmor, *cgroup;
 	bool tty, detach, nnp, ignore_paused;
 	long preserve;
-	struct keel_strlist env, caps;
+	struct keel_strlist env, caps, gids;
 };
 
 static json_t *process_from_flags(const char *root, const char *id, struct exec_flags *f,
@@ -153,7 +158,7 @@ static json_t *process_from_flags(const char *root, const char *id, struct exec_
 	if (f->nnp)
 		json_object_set_new(proc, "noNewPrivileges", json_true());
 	add_caps(proc, &f->caps);
-	if (set_user(proc, f->user, f->gids, err) < 0) {
+	if (set_user(proc, f->user, &f->gids, err) < 0) {
 		json_decref(proc);
 		return NULL;
 	}
@@ -189,7 +194,7 @@ int rt_cmd_exec(struct rt_ctx *ctx, int argc, char **argv)
 		{"env", "e", KEEL_OPT_LIST, &f.env, "set an environment variable (repeatable)"},
 		{"tty", "t", KEEL_OPT_BOOL, &f.tty, "allocate a pseudo-TTY"},
 		{"user", "u", KEEL_OPT_STRING, &f.user, "uid[:gid]"},
-		{"additional-gids", "g", KEEL_OPT_STRING, &f.gids, "comma-separated gids"},
+		{"additional-gids", "g", KEEL_OPT_LIST, &f.gids, "additional gid (repeatable)"},
 		{"process", "p", KEEL_OPT_STRING, &f.process, "path to a process.json"},
 		{"detach", "d", KEEL_OPT_BOOL, &f.detach, "detach from the process"},
 		{"pid-file", NULL, KEEL_OPT_STRING, &f.pid_file, "write the process pid here"},
@@ -238,6 +243,7 @@ int rt_cmd_exec(struct rt_ctx *ctx, int argc, char **argv)
 out:
 	keel_strlist_free(&f.env);
 	keel_strlist_free(&f.caps);
+	keel_strlist_free(&f.gids);
 	return status;
 }
 
@@ -458,7 +464,7 @@ int rt_cmd_update(struct rt_ctx *ctx, int argc, char **argv)
 		{"memory-swap", NULL, KEEL_OPT_STRING, &u.memory_swap, "memory+swap limit"},
 		{"memory-reservation", NULL, KEEL_OPT_STRING, &u.memory_reservation, "soft limit"},
 		{"kernel-memory", NULL, KEEL_OPT_STRING, &u.kernel_memory, "kernel memory limit"},
-		{"cpu-shares", NULL, KEEL_OPT_STRING, &u.cpu_shares, "relative CPU weight"},
+		{"cpu-share", NULL, KEEL_OPT_STRING, &u.cpu_shares, "relative CPU weight (shares)"},
 		{"cpu-quota", NULL, KEEL_OPT_STRING, &u.cpu_quota, "CFS quota (us)"},
 		{"cpu-period", NULL, KEEL_OPT_STRING, &u.cpu_period, "CFS period (us)"},
 		{"cpu-rt-period", NULL, KEEL_OPT_STRING, &u.cpu_rt_period, "realtime period (us)"},

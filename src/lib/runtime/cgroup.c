@@ -405,7 +405,7 @@ int keel_cgroup_enter(struct keel_cgroup *cg, pid_t pid, keel_error_t *err)
 {
 	for (size_t i = 0; i < cg->n_hiers; i++) {
 		if (keel_cgroup_writef(cg->hiers[i].dir, "cgroup.procs", err, "%d", (int)pid) < 0)
-			return keel_err_wrap(err, "cgroup: joining %s", cg->hiers[i].dir);
+			return keel_err_wrap(err, "joining %s", cg->hiers[i].dir);
 	}
 	return 0;
 }

@@ -522,6 +522,12 @@ static int rule_block(const struct keel_spec_device_rule *d, struct bpf_insn *b,
 
 	if (type != 'a' && type != 'c' && type != 'b')
 		return keel_err(err, EINVAL, "cgroup: device rule: invalid type '%c'", type);
+	/* Compared as sign-extended 32-bit immediates: keep them positive (Linux majors are
+	 * 12 bits, minors 20). */
+	if (d->major > INT32_MAX || d->minor > INT32_MAX)
+		return keel_err(err, EINVAL,
+				"cgroup: device rule: %" PRId64 ":%" PRId64 " out of range",
+				d->major, d->minor);
 	if (rule_access(d, &mask, err) < 0)
 		return -1;
 	if (type != 'a') {

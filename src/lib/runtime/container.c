@@ -120,7 +120,7 @@ static int make_state_dir(struct create_ctx *c, keel_error_t *err)
 		return -1;
 	if (mkdir(c->state_dir, 0711) < 0) {
 		if (errno == EEXIST)
-			return keel_err(err, EEXIST, "container with id exists: %s", o->id);
+			return keel_err(err, 0, "container with given ID already exists: %s", o->id);
 		return keel_err_sys(err, "creating state directory %s", c->state_dir);
 	}
 	c->state_dir_made = true;
@@ -146,6 +146,35 @@ static struct keel_state make_state(struct create_ctx *c, const char *created)
 	return st;
 }
 
+/* runc appends these to every container's device rules (libcontainer's AllowedDevices):
+ * mknod of anything, the standard character devices, ptys and tun. Engines rely on them:
+ * docker's own list lacks /dev/ptmx, so `docker run -t` needs them. */
+static const struct keel_spec_device_rule runc_allowed_devices[] = {
+	{true, 'c', -1, -1, "m"},  {true, 'b', -1, -1, "m"},    {true, 'c', 1, 3, "rwm"},
+	{true, 'c', 1, 8, "rwm"},  {true, 'c', 1, 7, "rwm"},    {true, 'c', 5, 0, "rwm"},
+	{true, 'c', 1, 5, "rwm"},  {true, 'c', 1, 9, "rwm"},    {true, 'c', 136, -1, "rwm"},
+	{true, 'c', 5, 2, "rwm"},  {true, 'c', 10, 200, "rwm"},
+};
+
+static int add_allowed_devices(struct keel_spec *spec, keel_error_t *err)
+{
+	const size_t extra = sizeof(runc_allowed_devices) / sizeof(runc_allowed_devices[0]);
+	struct keel_spec_resources *r = spec->linux.resources;
+	struct keel_spec_device_rule *v;
+	if (!r) {
+		r = spec->linux.resources = calloc(1, sizeof(*r));
+		if (!r)
+			return keel_err(err, ENOMEM, "resources");
+	}
+	v = realloc(r->devices, (r->n_devices + extra) * sizeof(*v));
+	if (!v)
+		return keel_err(err, ENOMEM, "device rules");
+	memcpy(v + r->n_devices, runc_allowed_devices, sizeof(runc_allowed_devices));
+	r->devices = v;
+	r->n_devices += extra;
+	return 0;
+}
+
 static int setup_cgroup(struct create_ctx *c, keel_error_t *err)
 {
 	c->cg = keel_cgroup_open(NULL, KEEL_CGROUP_AUTO, c->spec->linux.cgroups_path, c->o->id, err);
@@ -153,7 +182,9 @@ static int setup_cgroup(struct create_ctx *c, keel_error_t *err)
 		return -1;
 	if (keel_cgroup_create(c->cg, err) < 0)
 		return -1;
-	if (c->spec->linux.resources && keel_cgroup_apply(c->cg, c->spec->linux.resources, err) < 0)
+	if (add_allowed_devices(c->spec, err) < 0)
+		return -1;
+	if (keel_cgroup_apply(c->cg, c->spec->linux.resources, err) < 0)
 		return -1;
 	return 0;
 }

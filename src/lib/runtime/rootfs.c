@@ -233,8 +233,9 @@ static unsigned long mount_flags_of(int fd)
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (st.f_flag & map[i].st)
 			flags |= map[i].ms;
-	/* statvfs has no bit for strictatime; without MS_STRICTATIME a remount would fall
-	 * back to the kernel's default relatime. */
+	/* statvfs has no bit for strictatime. A remount that passes no atime flag keeps the
+	 * atime mode, but one passing MS_NODIRATIME alone gets the default relatime: on a
+	 * locked strictatime mount that is EPERM. */
 	if (!(flags & (MS_NOATIME | MS_RELATIME)))
 		flags |= MS_STRICTATIME;
 	return flags;

@@ -197,8 +197,7 @@ enum keel_status keel_state_status(const char *root, const struct keel_state *st
 
 	if (!keel_pid_alive(st->pid, st->start_time))
 		return KEEL_STATUS_STOPPED;
-	if (keel_state_fifo(root, st->id, fifo, sizeof(fifo), NULL) == 0 && stat(fifo, &sb) == 0)
-		return KEEL_STATUS_CREATED;
+	/* Frozen wins over created, as in runc: a created container can be paused. */
 	if (st->cgroup_path && *st->cgroup_path) {
 		struct keel_cgroup *cg =
 			keel_cgroup_open(NULL, KEEL_CGROUP_AUTO, st->cgroup_path, st->id, &err);
@@ -207,6 +206,8 @@ enum keel_status keel_state_status(const char *root, const struct keel_state *st
 		if (frozen == 1)
 			return KEEL_STATUS_PAUSED;
 	}
+	if (keel_state_fifo(root, st->id, fifo, sizeof(fifo), NULL) == 0 && stat(fifo, &sb) == 0)
+		return KEEL_STATUS_CREATED;
 	return KEEL_STATUS_RUNNING;
 }
 

@@ -1,18 +1,23 @@
 #include "util/error.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-static void vset(keel_error_t *err, int errnum, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vset(keel_error_t *err, int errnum, const char *fmt, va_list ap)
 {
 	int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	if (n < 0)
 		n = 0;
 	if ((size_t)n >= sizeof(err->msg))
 		n = sizeof(err->msg) - 1;
-	if (errnum)
+	/* strerror's text in lower case, as Go prints it: engines match runc's messages
+	 * ("no such file or directory", "permission denied") case-sensitively. */
+	if (errnum && (size_t)n + 3 < sizeof(err->msg)) {
 		snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s", strerror(errnum));
+		err->msg[n + 2] = (char)tolower((unsigned char)err->msg[n + 2]);
+	}
 	err->errnum = errnum;
 }
 

@@ -48,6 +48,10 @@ void keel_log(enum keel_log_level level, const char *fmt, ...)
 	va_list ap;
 	if (level == KEEL_LOG_DEBUG && !log_debug)
 		return;
+	/* Without a log file only errors are printed: at create and exec our stderr is the
+	 * container's, and a warning there would read as the container's own output. */
+	if (log_fd < 0 && level != KEEL_LOG_ERROR && !log_debug)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
