@@ -73,6 +73,13 @@ static int print_json(json_t *j, size_t flags)
 	return 0;
 }
 
+int rt_listen_fds(void)
+{
+	const char *v = getenv("LISTEN_FDS");
+	long n = v ? strtol(v, NULL, 10) : 0;
+	return n > 0 && n < 1024 ? (int)n : 0;
+}
+
 /* Every simple command: parse, call one library entry, print. */
 
 static int cmd_create(struct rt_ctx *ctx, int argc, char **argv)
@@ -91,7 +98,8 @@ static int cmd_create(struct rt_ctx *ctx, int argc, char **argv)
 	int i = 1, r = rt_parse(argc, argv, &i, opts, "create [options] <container-id>", 1);
 	struct keel_create_opts o = {.root = ctx->root, .id = argv[i], .bundle = bundle,
 				     .pid_file = pid_file, .console_socket = console,
-				     .preserve_fds = (int)preserve, .no_pivot = no_pivot,
+				     .preserve_fds = (int)preserve, .listen_fds = rt_listen_fds(),
+				     .no_pivot = no_pivot,
 				     .no_new_keyring = no_keyring};
 	keel_error_t err;
 	pid_t pid;

@@ -26,6 +26,9 @@ int rt_cmd_exec(struct rt_ctx *ctx, int argc, char **argv);
 int rt_cmd_run(struct rt_ctx *ctx, int argc, char **argv);
 int rt_cmd_update(struct rt_ctx *ctx, int argc, char **argv);
 
+/* LISTEN_FDS of our environment (systemd socket activation), 0 when unset. */
+int rt_listen_fds(void);
+
 /* Forwards common signals to pid until rt_forward_stop(). */
 void rt_forward_signals(int pid);
 void rt_forward_stop(void);

@@ -347,7 +347,8 @@ int rt_cmd_run(struct rt_ctx *ctx, int argc, char **argv)
 	}
 	o = (struct keel_create_opts){.root = ctx->root, .id = argv[i], .bundle = bundle,
 				      .pid_file = pid_file, .console_socket = console,
-				      .preserve_fds = (int)preserve, .no_new_keyring = no_keyring};
+				      .preserve_fds = (int)preserve, .listen_fds = rt_listen_fds(),
+				      .no_new_keyring = no_keyring};
 	r = keel_container_create(&o, &pid, &err);
 	if (sock_path[0])
 		unlink(sock_path);

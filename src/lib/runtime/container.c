@@ -109,6 +109,24 @@ static int load_bundle(struct create_ctx *c, keel_error_t *err)
 	return 0;
 }
 
+/* Socket activation, as runc does it: the caller's LISTEN_FDS fds follow the preserved
+ * ones and the process learns about them with LISTEN_FDS and LISTEN_PID=1. */
+static int add_listen_env(struct keel_spec_process *p, int n, keel_error_t *err)
+{
+	size_t len = 0;
+	char **env;
+	while (p->env[len])
+		len++;
+	env = realloc(p->env, (len + 3) * sizeof(char *));
+	if (!env)
+		return keel_err(err, ENOMEM, "environment");
+	p->env = env;
+	if (asprintf(&env[len], "LISTEN_FDS=%d", n) < 0 || !(env[len + 1] = strdup("LISTEN_PID=1")))
+		return keel_err(err, ENOMEM, "environment");
+	env[len + 2] = NULL;
+	return 0;
+}
+
 static int make_state_dir(struct create_ctx *c, keel_error_t *err)
 {
 	const struct keel_create_opts *o = c->o;
@@ -416,7 +434,9 @@ int keel_container_create(const struct keel_create_opts *o, pid_t *pid, keel_err
 	c.init.id = o->id;
 	c.init.bundle = c.bundle;
 	c.init.rootfs = c.rootfs;
-	c.init.preserve_fds = o->preserve_fds;
+	c.init.preserve_fds = o->preserve_fds + o->listen_fds;
+	if (o->listen_fds > 0 && add_listen_env(c.spec->process, o->listen_fds, err) < 0)
+		goto fail;
 	c.init.no_new_keyring = o->no_new_keyring;
 	if (spawn_init(&c, err) < 0)
 		goto fail;

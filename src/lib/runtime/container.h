@@ -23,6 +23,7 @@ struct keel_create_opts {
 	const char *pid_file;       /* NULL = none; written atomically, no trailing newline */
 	const char *console_socket; /* required when process.terminal */
 	int preserve_fds;
+	int listen_fds;             /* systemd socket activation: LISTEN_FDS of the caller */
 	bool no_pivot;
 	bool no_new_keyring;
 };

@@ -67,8 +67,12 @@ static int child_setup(struct exec_child *c, char *exe, size_t len, keel_error_t
 		return -1;
 	for (size_t i = 0; i < sizeof(join_order) / sizeof(join_order[0]); i++) {
 		int t = join_order[i];
-		if (c->ns_fds[t] >= 0 && setns(c->ns_fds[t], keel_ns_clone_flag(t)) < 0)
+		if (c->ns_fds[t] < 0)
+			continue;
+		if (setns(c->ns_fds[t], keel_ns_clone_flag(t)) < 0)
 			return keel_err_sys(err, "joining %s namespace", keel_ns_name(t));
+		close(c->ns_fds[t]);
+		c->ns_fds[t] = -1;
 	}
 	if (c->console_fd >= 0) {
 		cleanup_close int master = -1;
@@ -93,6 +97,13 @@ __attribute__((noreturn)) static void child_main(struct exec_child *c)
 	keel_error_t err;
 	char exe[PATH_MAX];
 	keel_err_clear(&err);
+	{
+		int keep[2 + KEEL_NS_TYPES] = {c->sync_fd, c->console_fd};
+		for (int t = 0; t < KEEL_NS_TYPES; t++)
+			keep[2 + t] = c->ns_fds[t];
+		if (keel_process_isolate_fds(keep, 2 + KEEL_NS_TYPES, c->o->preserve_fds, &err) < 0)
+			goto fail;
+	}
 	if (child_setup(c, exe, sizeof(exe), &err) == 0) {
 		struct keel_process_final f = {
 			.proc = c->o->proc,
@@ -108,6 +119,7 @@ __attribute__((noreturn)) static void child_main(struct exec_child *c)
 		keel_sync_send(c->sync_fd, KEEL_SYNC_READY, 0, NULL);
 		keel_process_exec(&f, &err);
 	}
+fail:
 	keel_sync_send(c->sync_fd, KEEL_SYNC_ERROR, 0, &err);
 	_exit(255);
 }

@@ -211,6 +211,15 @@ void keel_init_main(const struct keel_init_args *a)
 	ssize_t n;
 
 	keel_err_clear(&err);
+	{
+		int keep[4 + KEEL_NS_TYPES] = {a->sync_fd, a->fifo_fd, a->console_fd, -1};
+		for (int t = 0; t < KEEL_NS_TYPES; t++)
+			keep[4 + t] = a->ns_fds[t];
+		if (keel_process_isolate_fds(keep, 4 + KEEL_NS_TYPES, a->preserve_fds, &err) < 0) {
+			keel_sync_send(a->sync_fd, KEEL_SYNC_ERROR, 0, &err);
+			_exit(1);
+		}
+	}
 	if (init_prepare(a, &host_pid, &slave, exe, sizeof(exe), &err) < 0) {
 		keel_sync_send(a->sync_fd, KEEL_SYNC_ERROR, 0, &err);
 		_exit(1);

@@ -175,3 +175,31 @@ fail:
 		seccomp_release(seccomp);
 	return -1;
 }
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+int keel_process_isolate_fds(const int *keep, size_t n, int preserve_fds, keel_error_t *err)
+{
+	int sorted[64];
+	size_t m = 0;
+	unsigned int lo = 3 + (unsigned int)preserve_fds;
+
+	keel_log_forget();
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return keel_err_sys(err, "prctl(PR_SET_DUMPABLE)");
+	for (size_t k = 0; k < n && m < sizeof(sorted) / sizeof(sorted[0]); k++)
+		if (keep[k] >= (int)lo)
+			sorted[m++] = keep[k];
+	qsort(sorted, m, sizeof(int), cmp_int);
+	for (size_t k = 0; k <= m; k++) {
+		unsigned int hi = k < m ? (unsigned int)sorted[k] - 1 : ~0U;
+		if (hi >= lo && syscall(SYS_close_range, lo, hi, 0) < 0)
+			return keel_err_sys(err, "close_range");
+		if (k < m)
+			lo = (unsigned int)sorted[k] + 1;
+	}
+	return 0;
+}

@@ -35,4 +35,11 @@ struct keel_process_final {
  * stdio and preserved ones, then execve. Returns only on failure. Runs in a forked child. */
 int keel_process_exec(const struct keel_process_final *f, keel_error_t *err);
 
+/* Closes every fd >= 3 except fds 3..3+preserve_fds-1 and the n listed in keep (-1 entries
+ * ignored). Run first thing in a forked child that will enter a container: whatever the
+ * caller had open (CVE-2024-21626: a host directory fd) must not wait there for a process
+ * in the container to reach it through /proc/<pid>/fd. Also makes the child non-dumpable
+ * until execve, so other container processes cannot open its /proc files at all. */
+int keel_process_isolate_fds(const int *keep, size_t n, int preserve_fds, keel_error_t *err);
+
 #endif

@@ -73,3 +73,8 @@ void keel_log(enum keel_log_level level, const char *fmt, ...)
 	if (level == KEEL_LOG_ERROR)
 		dprintf(STDERR_FILENO, "%s\n", msg);
 }
+
+void keel_log_forget(void)
+{
+	log_fd = -1;
+}

@@ -14,4 +14,8 @@ int keel_log_open(const char *path, int json, int debug);
  * to a file, as runc does. */
 void keel_log(enum keel_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Forgets the log file without closing it: for a forked child that closes every fd it
+ * does not need (the log file is a host file a container must never reach). */
+void keel_log_forget(void);
+
 #endif
