@@ -28,8 +28,8 @@ count_tap() {
 
 run_unit() {
 	local dir=$1 layer=$2 t
-	for t in "$dir"/tests/test_*; do
-		[ -x "$t" ] || continue
+	for t in "$here/$dir"/tests/test_*; do
+		[ -f "$t" ] && [ -x "$t" ] || continue
 		echo "# $layer: $(basename "$t")"
 		# A crash or an abort after some cases must still count as a failure.
 		count_tap "$layer" < <(cd tests/unit && CMOCKA_MESSAGE_OUTPUT=TAP "$t" 2>&1; rc=$?;

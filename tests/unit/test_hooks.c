@@ -206,7 +206,7 @@ static void test_missing_binary(void **state)
 	assert_int_equal(keel_hooks_run(&h, 1, "prestart", STATE, &err), -1);
 	assert_int_equal(err.errnum, ENOENT);
 	assert_string_equal(err.msg, "prestart hook #0 (/nonexistent/keel-hook): exec: "
-				     "No such file or directory");
+				     "no such file or directory");
 }
 
 /* argv (argv[0] included) and the environment arrive exactly as given: read back from

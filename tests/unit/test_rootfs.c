@@ -655,21 +655,21 @@ static void test_proc_on_file(void **state)
 	put(fx->rootfs, "notadir", "x", 0644);
 	add_mount(fx, "/tmp", "tmpfs", "tmpfs", 0, NULL);
 	add_mount(fx, "/notadir", "proc", "proc", 0, NULL);
-	expect_prepare_error(fx, "mount #1 (proc on /notadir): ", "Not a directory");
+	expect_prepare_error(fx, "mount #1 (proc on /notadir): ", "not a directory");
 }
 
 static void test_unknown_fs(void **state)
 {
 	struct fx *fx = *state;
 	add_mount(fx, "/x", "keelnosuchfs", "none", 0, NULL);
-	expect_prepare_error(fx, "mount #0 (keelnosuchfs on /x): ", "No such device");
+	expect_prepare_error(fx, "mount #0 (keelnosuchfs on /x): ", "no such device");
 }
 
 static void test_bind_missing_source(void **state)
 {
 	struct fx *fx = *state;
 	add_mount(fx, "/x", "bind", "no-such-source", 0, NULL);
-	expect_prepare_error(fx, "mount #0 (bind on /x): source no-such-source", "No such file");
+	expect_prepare_error(fx, "mount #0 (bind on /x): source no-such-source", "no such file");
 }
 
 /* Only the lxcfs-style files may be covered inside /proc. */
