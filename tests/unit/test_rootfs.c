@@ -159,7 +159,7 @@ static void child(struct fx *fx, const struct run *run)
 	CHECK(fx, chdir(fx->dir) == 0, "chdir bundle");
 	if (run->before)
 		run->before(fx);
-	if (keel_rootfs_prepare(&fx->spec, fx->rootfs, &err) < 0)
+	if (keel_rootfs_prepare(&fx->spec, fx->rootfs, NULL, &err) < 0)
 		child_fail(fx, __LINE__, "prepare", "%s", err.msg);
 	if (run->middle)
 		run->middle(fx);
@@ -225,7 +225,7 @@ static void child_prepare_only(struct fx *fx, const void *arg)
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0 ||
 	    chdir(fx->dir) < 0)
 		_exit(2);
-	if (keel_rootfs_prepare(&fx->spec, fx->rootfs, &err) == 0)
+	if (keel_rootfs_prepare(&fx->spec, fx->rootfs, NULL, &err) == 0)
 		_exit(1);
 	dprintf(fx->out, "%s", err.msg);
 	_exit(0);

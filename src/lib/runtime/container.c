@@ -300,6 +300,9 @@ static int drive_init(struct create_ctx *c, keel_error_t *err)
 				 spec->linux.n_gid_mappings, err) < 0)
 			return -1;
 	}
+	if (keel_sync_send(c->sync_fd, KEEL_SYNC_GO, c->pid, NULL) < 0)
+		return keel_err_sys(err, "sync");
+	/* The init mounts its rootfs meanwhile. */
 	if (keel_cgroup_enter(c->cg, c->pid, err) < 0)
 		return -1;
 	if (spec->process->has_oom_score_adj) {
@@ -309,7 +312,7 @@ static int drive_init(struct create_ctx *c, keel_error_t *err)
 		if (keel_write_file(path, buf, (size_t)n, 0, err) < 0)
 			return keel_err_wrap(err, "setting oomScoreAdj");
 	}
-	if (keel_sync_send(c->sync_fd, KEEL_SYNC_GO, c->pid, NULL) < 0)
+	if (keel_sync_send(c->sync_fd, KEEL_SYNC_CGROUP_DONE, 0, NULL) < 0)
 		return keel_err_sys(err, "sync");
 	for (;;) {
 		if (keel_sync_recv(c->sync_fd, &m, err) < 0)
@@ -434,6 +437,7 @@ int keel_container_create(const struct keel_create_opts *o, pid_t *pid, keel_err
 	c.init.id = o->id;
 	c.init.bundle = c.bundle;
 	c.init.rootfs = c.rootfs;
+	c.init.cgroup_path = keel_cgroup_path(c.cg);
 	c.init.preserve_fds = o->preserve_fds + o->listen_fds;
 	if (o->listen_fds > 0 && add_listen_env(c.spec->process, o->listen_fds, err) < 0)
 		goto fail;

@@ -112,6 +112,20 @@ static int apply_sysctl(const struct keel_spec *spec, keel_error_t *err)
 	return 0;
 }
 
+/* Consumes the parent's CGROUP_DONE once. */
+static int wait_cgroup(const struct keel_init_args *a, bool *done, keel_error_t *err)
+{
+	struct keel_sync_msg m;
+	if (*done)
+		return 0;
+	if (keel_sync_recv(a->sync_fd, &m, err) < 0)
+		return -1;
+	if (m.type != KEEL_SYNC_CGROUP_DONE)
+		return keel_err(err, EPROTO, "sync: unexpected message %d", m.type);
+	*done = true;
+	return 0;
+}
+
 static int run_parent_hooks(const struct keel_init_args *a, keel_error_t *err)
 {
 	struct keel_sync_msg m;
@@ -152,6 +166,7 @@ static int init_prepare(const struct keel_init_args *a, pid_t *host_pid, int *sl
 {
 	const struct keel_spec *spec = a->spec;
 	struct keel_sync_msg m;
+	bool in_cgroup = false;
 
 	if (keel_sync_recv(a->sync_fd, &m, err) < 0)
 		return -1;
@@ -160,16 +175,23 @@ static int init_prepare(const struct keel_init_args *a, pid_t *host_pid, int *sl
 		return -1;
 	if (join_namespaces(a, err) < 0)
 		return -1;
-	if (keel_spec_namespace(spec, KEEL_NS_CGROUP) && !keel_spec_namespace(spec, KEEL_NS_CGROUP)->path &&
-	    unshare(CLONE_NEWCGROUP) < 0)
-		return keel_err_sys(err, "creating cgroup namespace");
+	/* A new cgroup namespace is rooted at the cgroup we are in: join first. */
+	if (keel_spec_namespace(spec, KEEL_NS_CGROUP) &&
+	    !keel_spec_namespace(spec, KEEL_NS_CGROUP)->path) {
+		if (wait_cgroup(a, &in_cgroup, err) < 0)
+			return -1;
+		if (unshare(CLONE_NEWCGROUP) < 0)
+			return keel_err_sys(err, "creating cgroup namespace");
+	}
 	if (!a->no_new_keyring && join_session_keyring(a->id, err) < 0)
 		return -1;
 	if (keel_spec_namespace(spec, KEEL_NS_UTS) && apply_uts(spec, err) < 0)
 		return -1;
 	if (apply_sysctl(spec, err) < 0)
 		return -1;
-	if (keel_rootfs_prepare(spec, a->rootfs, err) < 0)
+	if (keel_rootfs_prepare(spec, a->rootfs, a->cgroup_path, err) < 0)
+		return -1;
+	if (wait_cgroup(a, &in_cgroup, err) < 0)
 		return -1;
 	if (run_parent_hooks(a, err) < 0)
 		return -1;

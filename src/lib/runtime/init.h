@@ -12,7 +12,10 @@
 #include "util/error.h"
 
 enum keel_sync_type {
-	KEEL_SYNC_GO = 1,     /* parent -> child: maps written, cgroup joined; carries host pid */
+	KEEL_SYNC_GO = 1,     /* parent -> child: uid/gid maps written; carries the host pid */
+	KEEL_SYNC_CGROUP_DONE, /* parent -> child: the init is in its cgroups (the parent moves it
+				  there while the init mounts: a v1 attach waits for an RCU grace
+				  period, ~10 ms, which this hides) */
 	KEEL_SYNC_HOOKS,      /* child -> parent: namespaces and mounts ready, run prestart and
 				 createRuntime hooks */
 	KEEL_SYNC_HOOKS_DONE, /* parent -> child */
@@ -36,6 +39,7 @@ struct keel_init_args {
 	const char *id;
 	const char *bundle;
 	const char *rootfs;
+	const char *cgroup_path; /* the container's cgroup, the same in every hierarchy */
 	int sync_fd;
 	int fifo_fd;        /* the exec fifo opened O_RDWR, or -1 for `run` without fifo */
 	int console_fd;     /* connected console socket or -1 */

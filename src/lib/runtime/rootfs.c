@@ -44,6 +44,7 @@ struct rootfs_ctx {
 	int rootfd; /* O_PATH fd of the rootfs *after* its self-bind */
 	bool userns;
 	bool cgroupns;
+	const char *cgroup_path; /* the container's cgroup in every hierarchy, or NULL */
 };
 
 /* ---------- paths ---------- */
@@ -808,7 +809,10 @@ static int mount_cgroup_v1(struct rootfs_ctx *c, const struct keel_spec_mount *m
 		struct cg_hier h = {0};
 		snprintf(h.controllers, sizeof(h.controllers), "%.*s", (int)(path - ctrl - 1),
 			 ctrl + 1);
-		snprintf(h.path, sizeof(h.path), "%s", path + 1);
+		/* The init may not have joined its cgroups yet (the create process moves it
+		 * there while it mounts): the hierarchies come from /proc/self/cgroup, the path
+		 * from the caller. */
+		snprintf(h.path, sizeof(h.path), "%s", c->cgroup_path ? c->cgroup_path : path + 1);
 		if (mountinfo_each(match_hierarchy, &h, err) < 0)
 			return -1;
 		if (!h.base[0])
@@ -835,13 +839,18 @@ static int mount_cgroup_v2(struct rootfs_ctx *c, const struct keel_spec_mount *m
 	if (err->errnum != EPERM && err->errnum != EBUSY)
 		return -1;
 	cleanup_free char *buf = NULL;
-	if (keel_read_file("/proc/self/cgroup", &buf, err) < 0)
-		return -1;
-	char *line = strstr(buf, "0::");
-	if (!line)
-		return keel_err(err, ENOENT, "no cgroup v2 path in /proc/self/cgroup");
 	char src[PATH_MAX];
-	snprintf(src, sizeof(src), "/sys/fs/cgroup%.*s", (int)strcspn(line + 3, "\n"), line + 3);
+	if (c->cgroup_path) {
+		snprintf(src, sizeof(src), "/sys/fs/cgroup%s", c->cgroup_path);
+	} else {
+		if (keel_read_file("/proc/self/cgroup", &buf, err) < 0)
+			return -1;
+		char *line = strstr(buf, "0::");
+		if (!line)
+			return keel_err(err, ENOENT, "no cgroup v2 path in /proc/self/cgroup");
+		snprintf(src, sizeof(src), "/sys/fs/cgroup%.*s", (int)strcspn(line + 3, "\n"),
+			 line + 3);
+	}
 	keel_err_clear(err);
 	if (bind_onto(c, src, m->destination, true, err) < 0)
 		return -1;
@@ -1031,7 +1040,8 @@ bool keel_rootfs_has_dev_mount(const struct keel_spec *spec)
 	return find_mount(spec, "/dev") != NULL;
 }
 
-int keel_rootfs_prepare(const struct keel_spec *spec, const char *rootfs, keel_error_t *err)
+int keel_rootfs_prepare(const struct keel_spec *spec, const char *rootfs, const char *cgroup_path,
+			keel_error_t *err)
 {
 	keel_error_t local;
 	if (!err)
@@ -1049,6 +1059,7 @@ int keel_rootfs_prepare(const struct keel_spec *spec, const char *rootfs, keel_e
 	    .spec = spec,
 	    .userns = has_ns(spec, KEEL_NS_USER),
 	    .cgroupns = has_ns(spec, KEEL_NS_CGROUP),
+	    .cgroup_path = cgroup_path,
 	};
 	/* opened after the self-bind, so mounts land on the new mount, not under it */
 	cleanup_close int rootfd = c.rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);

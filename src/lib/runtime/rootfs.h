@@ -19,13 +19,18 @@
 #include "util/error.h"
 
 /* rootfs is the absolute path of the container's root (bundle-relative root.path already
- * resolved by the caller). Error messages name the mount: "mount #3 (/proc): ...". */
-int keel_rootfs_prepare(const struct keel_spec *spec, const char *rootfs, keel_error_t *err);
+ * resolved by the caller). cgroup_path is the container's cgroup (the same in every
+ * hierarchy), used for `cgroup` mounts without a cgroup namespace so that the init need not
+ * have joined yet; NULL reads it from /proc/self/cgroup. Error messages name the mount:
+ * "mount #3 (proc on /proc): ..." (#N is the index in mounts[]). */
+int keel_rootfs_prepare(const struct keel_spec *spec, const char *rootfs, const char *cgroup_path,
+			keel_error_t *err);
 int keel_rootfs_pivot(const char *rootfs, keel_error_t *err);
 int keel_rootfs_finalize(const struct keel_spec *spec, keel_error_t *err);
 
-/* Whether the spec mounts its own /dev (then keel adds no default devices there except
- * what linux.devices lists). */
+/* Whether the spec mounts something at /dev. A fresh (tmpfs) /dev gets the default devices,
+ * linux.devices and the /dev symlinks; a bind-mounted /dev is left alone; without a /dev
+ * mount only linux.devices are created. */
 bool keel_rootfs_has_dev_mount(const struct keel_spec *spec);
 
 #endif
