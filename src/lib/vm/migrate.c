@@ -203,7 +203,9 @@ static int stop_and_copy(struct keel_vm *vm, struct stream *s, uint64_t *bm, uin
 	char ack[4];
 	struct pollfd p = {s->fd, POLLIN, 0};
 
-	memset(bm, 0, words * 8);
+	/* bm still holds the pages dirtied during the last pre-copy round, never sent: add the
+	 * ones dirtied since (collect_dirty ORs into bm) and send both. */
+	(void)words;
 	if (collect_dirty(vm, bm, err) < 0 || send_pages(vm, s, bm, npages, pages_sent, err) < 0)
 		return -1;
 	len = vm_state_blob(vm, &blob, err);
