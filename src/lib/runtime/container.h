@@ -29,7 +29,8 @@ struct keel_create_opts {
 };
 
 /* Creates the container; on success *pid is the init's host pid. On failure nothing is left
- * behind: no state directory, cgroup, mount or process. */
+ * behind: no state directory, cgroup, mount or process. The calling process's cwd becomes the
+ * bundle directory (relative mount sources resolve against it, as with runc). */
 int keel_container_create(const struct keel_create_opts *o, pid_t *pid, keel_error_t *err);
 
 /* Releases a created container's init to exec process.args; runs poststart hooks. */

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <signal.h>
 #include <linux/close_range.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,19 @@ static int enter_cwd(const char *cwd, keel_error_t *err)
 	return 0;
 }
 
+/* The container's process starts with every signal at its default and none blocked, as
+ * with runc: ignored signals and the mask would otherwise be inherited through execve from
+ * whoever called the runtime (a shim, a monitor, a shell with SIGINT ignored). */
+static void reset_signals(void)
+{
+	sigset_t none;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 int keel_process_exec(const struct keel_process_final *f, keel_error_t *err)
 {
 	const struct keel_spec_process *p = f->proc;
@@ -162,6 +176,7 @@ int keel_process_exec(const struct keel_process_final *f, keel_error_t *err)
 		keel_err_sys(err, "close_range");
 		goto fail;
 	}
+	reset_signals();
 	if (seccomp) {
 		int r = keel_seccomp_load(seccomp, err);
 		seccomp = NULL;

@@ -18,14 +18,14 @@ int keel_state_check_id(const char *id, keel_error_t *err)
 {
 	size_t len = id ? strlen(id) : 0;
 	if (len == 0)
-		return keel_err(err, EINVAL, "container id cannot be empty");
+		return keel_err(err, 0, "container id cannot be empty");
 	if (len > 1024 || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
-		return keel_err(err, EINVAL, "invalid container id format: %s", id);
+		return keel_err(err, 0, "invalid container id format: %s", id);
 	for (const char *p = id; *p; p++) {
 		char c = *p;
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		      c == '_' || c == '+' || c == '-' || c == '.'))
-			return keel_err(err, EINVAL, "invalid container id format: %s", id);
+			return keel_err(err, 0, "invalid container id format: %s", id);
 	}
 	return 0;
 }
@@ -155,7 +155,7 @@ static int read_stat(pid_t pid, char *state, unsigned long long *start)
 	if (!p || p[1] != ' ')
 		return -1;
 	*state = p[2];
-	p += 3;
+	p += 4; /* ") S " : p is at field 4 */
 	/* fields 4..21 precede the start time */
 	for (int field = 4; field <= 21; field++) {
 		p = strchr(p, ' ');
