@@ -32,7 +32,8 @@ run_unit() {
 		[ -f "$t" ] && [ -x "$t" ] || continue
 		echo "# $layer: $(basename "$t")"
 		# A crash or an abort after some cases must still count as a failure.
-		count_tap "$layer" < <(cd tests/unit && CMOCKA_MESSAGE_OUTPUT=TAP "$t" 2>&1; rc=$?;
+		count_tap "$layer" < <(cd tests/unit && KEEL="$here/$dir/keel" \
+			KEEL_RUNTIME="$here/$dir/keel-runtime" CMOCKA_MESSAGE_OUTPUT=TAP "$t" 2>&1; rc=$?;
 			[ $rc -ge 128 ] && echo "not ok - $(basename "$t") crashed (status $rc)"; exit 0)
 	done
 }
