@@ -20,6 +20,7 @@
 #include "runtime/console.h"
 #include "runtime/hooks.h"
 #include "runtime/init.h"
+#include "runtime/process.h"
 #include "runtime/seccomp.h"
 #include "runtime/state.h"
 #include "util/cleanup.h"
@@ -41,6 +42,7 @@ struct create_ctx {
 	bool state_dir_made;
 	struct keel_cgroup *cg;
 	struct keel_init_args init;
+	struct keel_seccomp_prog seccomp;
 	int sync_fd;
 	pid_t pid;
 };
@@ -125,6 +127,17 @@ static int add_listen_env(struct keel_spec_process *p, int n, keel_error_t *err)
 		return keel_err(err, ENOMEM, "environment");
 	env[len + 2] = NULL;
 	return 0;
+}
+
+int keel_seccomp_for_config(const char *root, const char *config_text, const struct keel_spec_seccomp *s,
+		    struct keel_seccomp_prog *out, keel_error_t *err)
+{
+	char dir[PATH_MAX];
+	cleanup_json json_t *cfg = json_loads(config_text, 0, NULL);
+	json_t *sec = json_object_get(json_object_get(cfg, "linux"), "seccomp");
+	cleanup_free char *key = sec ? json_dumps(sec, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	snprintf(dir, sizeof(dir), "%s/.seccomp", root);
+	return keel_seccomp_compile(s, key, key ? dir : NULL, out, err);
 }
 
 static int make_state_dir(struct create_ctx *c, keel_error_t *err)
@@ -390,8 +403,7 @@ static void create_cleanup(struct create_ctx *c)
 	for (int t = 0; t < KEEL_NS_TYPES; t++)
 		if (c->init.ns_fds[t] >= 0)
 			close(c->init.ns_fds[t]);
-	if (c->init.seccomp)
-		seccomp_release(c->init.seccomp);
+	keel_seccomp_prog_free(&c->seccomp);
 	if (c->cg) {
 		keel_cgroup_destroy(c->cg, &ignored);
 		keel_cgroup_free(c->cg);
@@ -431,13 +443,17 @@ int keel_container_create(const struct keel_create_opts *o, pid_t *pid, keel_err
 	st = make_state(&c, created);
 	if (keel_state_save(o->root, &st, err) < 0)
 		goto fail;
-	if (c.spec->linux.seccomp && !(c.init.seccomp = keel_seccomp_build(c.spec->linux.seccomp, err)))
-		goto fail;
+	if (c.spec->linux.seccomp) {
+		if (keel_seccomp_for_config(o->root, c.config_text, c.spec->linux.seccomp, &c.seccomp, err) < 0)
+			goto fail;
+		c.init.seccomp = &c.seccomp;
+	}
 	c.init.spec = c.spec;
 	c.init.id = o->id;
 	c.init.bundle = c.bundle;
 	c.init.rootfs = c.rootfs;
 	c.init.cgroup_path = keel_cgroup_path(c.cg);
+	keel_process_clamp_rlimits(c.spec->process);
 	c.init.preserve_fds = o->preserve_fds + o->listen_fds;
 	if (o->listen_fds > 0 && add_listen_env(c.spec->process, o->listen_fds, err) < 0)
 		goto fail;

@@ -57,7 +57,7 @@ struct exec_child {
 	int *ns_fds;
 	int sync_fd;
 	int console_fd;
-	scmp_filter_ctx seccomp;
+	const struct keel_seccomp_prog *seccomp;
 };
 
 static int child_setup(struct exec_child *c, char *exe, size_t len, keel_error_t *err)
@@ -203,6 +203,7 @@ int keel_container_exec(const struct keel_exec_opts *o, pid_t *pid, keel_error_t
 	struct keel_spec *spec = NULL;
 	int ns_fds[KEEL_NS_TYPES];
 	struct exec_child c = {.o = o, .ns_fds = ns_fds, .console_fd = -1};
+	struct keel_seccomp_prog prog = {0};
 	int ret = -1;
 
 	for (int t = 0; t < KEEL_NS_TYPES; t++)
@@ -213,12 +214,16 @@ int keel_container_exec(const struct keel_exec_opts *o, pid_t *pid, keel_error_t
 	if (!spec || exec_checks(o, st, err) < 0)
 		goto out;
 	c.spec = spec;
+	keel_process_clamp_rlimits(o->proc);
 	if (open_target_ns(st->pid, ns_fds, err) < 0)
 		goto out;
 	if (o->proc->terminal && (c.console_fd = keel_console_connect(o->console_socket, err)) < 0)
 		goto out;
-	if (spec->linux.seccomp && !(c.seccomp = keel_seccomp_build(spec->linux.seccomp, err)))
-		goto out;
+	if (spec->linux.seccomp) {
+		if (keel_seccomp_for_config(o->root, st->config, spec->linux.seccomp, &prog, err) < 0)
+			goto out;
+		c.seccomp = &prog;
+	}
 	if (spawn(&c, st, pid, err) < 0)
 		goto out;
 	if (o->pid_file) {
@@ -231,8 +236,7 @@ int keel_container_exec(const struct keel_exec_opts *o, pid_t *pid, keel_error_t
 	}
 	ret = 0;
 out:
-	if (c.seccomp)
-		seccomp_release(c.seccomp);
+	keel_seccomp_prog_free(&prog);
 	if (c.console_fd >= 0)
 		close(c.console_fd);
 	for (int t = 0; t < KEEL_NS_TYPES; t++)

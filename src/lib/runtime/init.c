@@ -213,10 +213,10 @@ static int init_prepare(const struct keel_init_args *a, pid_t *host_pid, int *sl
 	}
 	if (keel_rootfs_finalize(spec, err) < 0)
 		return -1;
-	/* A relative args[0] resolves against cwd, as execve will; a bad cwd is reported by
-	 * keel_process_exec with its own message. */
-	if (chdir(spec->process->cwd) < 0 && errno != ENOENT)
-		return keel_err_sys(err, "chdir %s", spec->process->cwd);
+	/* At create, not at start: a bad cwd fails `create` (and `run`) with exit 1 and a log
+	 * record. A relative args[0] resolves against it, as execve will. */
+	if (keel_process_enter_cwd(spec->process->cwd, err) < 0)
+		return -1;
 	if (keel_process_resolve(spec->process, exe, exe_len, err) < 0)
 		return -1;
 	return 0;

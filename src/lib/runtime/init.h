@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include <seccomp.h>
 
+#include "runtime/seccomp.h"
 #include "runtime/spec.h"
 #include "util/error.h"
 
@@ -45,10 +45,15 @@ struct keel_init_args {
 	int console_fd;     /* connected console socket or -1 */
 	int ns_fds[KEEL_NS_TYPES]; /* namespaces to join (-1 = none) */
 	bool new_userns;
-	scmp_filter_ctx seccomp;
+	const struct keel_seccomp_prog *seccomp; /* NULL for none */
 	int preserve_fds;
 	bool no_new_keyring;
 };
+
+/* Compiles the container's filter through the cache under <root>/.seccomp, keyed by the
+ * linux.seccomp JSON of config_text. Shared by create and exec. */
+int keel_seccomp_for_config(const char *root, const char *config_text, const struct keel_spec_seccomp *s,
+		    struct keel_seccomp_prog *out, keel_error_t *err);
 
 /* The init's whole life; never returns. */
 __attribute__((noreturn)) void keel_init_main(const struct keel_init_args *a);

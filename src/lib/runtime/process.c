@@ -16,6 +16,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+
 #include "runtime/caps.h"
 #include "runtime/seccomp.h"
 #include "util/log.h"
@@ -74,24 +76,40 @@ static int apply_rlimits(const struct keel_spec_process *p, keel_error_t *err)
 	for (size_t i = 0; i < p->n_rlimits; i++) {
 		const struct keel_spec_rlimit *r = &p->rlimits[i];
 		struct rlimit want = {.rlim_cur = r->soft, .rlim_max = r->hard};
-		struct rlimit cur;
-		if (setrlimit(r->resource, &want) == 0)
-			continue;
-		/* Raising a hard limit needs CAP_SYS_RESOURCE, which root on some hosts lacks
-		 * (podman asks for NOFILE 1048576). Clamp to the current hard limit rather than
-		 * refuse to start: the container gets the most the host allows. */
-		if (errno != EPERM || getrlimit(r->resource, &cur) < 0 || want.rlim_max <= cur.rlim_max)
-			return keel_err_sys(err, "setting rlimit %d", r->resource);
-		keel_log(KEEL_LOG_WARN, "rlimit %d: hard limit %llu above the host's %llu, clamped",
-			 r->resource, (unsigned long long)want.rlim_max,
-			 (unsigned long long)cur.rlim_max);
-		want.rlim_max = cur.rlim_max;
-		if (want.rlim_cur > want.rlim_max)
-			want.rlim_cur = want.rlim_max;
 		if (setrlimit(r->resource, &want) < 0)
-			return keel_err_sys(err, "setting rlimit %d", r->resource);
+			return keel_err_sys(err, "error setting rlimit type %d", r->resource);
 	}
 	return 0;
+}
+
+static bool have_cap(int cap)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2];
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return false;
+	return (data[cap / 32].effective >> (cap % 32)) & 1;
+}
+
+void keel_process_clamp_rlimits(struct keel_spec_process *p)
+{
+	if (p->n_rlimits == 0 || have_cap(CAP_SYS_RESOURCE))
+		return;
+	for (size_t i = 0; i < p->n_rlimits; i++) {
+		struct keel_spec_rlimit *r = &p->rlimits[i];
+		struct rlimit cur;
+		if (getrlimit(r->resource, &cur) < 0 || cur.rlim_max == RLIM_INFINITY ||
+		    r->hard <= cur.rlim_max)
+			continue;
+		keel_log(KEEL_LOG_WARN,
+			 "rlimit %d: hard limit %llu is above the host's %llu and raising it needs "
+			 "CAP_SYS_RESOURCE: clamped to %llu",
+			 r->resource, (unsigned long long)r->hard, (unsigned long long)cur.rlim_max,
+			 (unsigned long long)cur.rlim_max);
+		r->hard = cur.rlim_max;
+		if (r->soft > r->hard)
+			r->soft = r->hard;
+	}
 }
 
 static int switch_user(const struct keel_process_final *f, keel_error_t *err)
@@ -107,7 +125,7 @@ static int switch_user(const struct keel_process_final *f, keel_error_t *err)
 	return 0;
 }
 
-static int enter_cwd(const char *cwd, keel_error_t *err)
+int keel_process_enter_cwd(const char *cwd, keel_error_t *err)
 {
 	char buf[PATH_MAX];
 	if (chdir(cwd) < 0)
@@ -135,60 +153,51 @@ static void reset_signals(void)
 int keel_process_exec(const struct keel_process_final *f, keel_error_t *err)
 {
 	const struct keel_spec_process *p = f->proc;
-	scmp_filter_ctx seccomp = f->seccomp;
+	const struct keel_seccomp_prog *seccomp = f->seccomp;
 
 	if (apply_rlimits(p, err) < 0)
-		goto fail;
+		return -1;
 	if (f->has_personality && personality(f->personality) < 0) {
 		keel_err_sys(err, "personality");
-		goto fail;
+		return -1;
 	}
 	/* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it. */
 	if (seccomp && !p->no_new_privileges) {
-		int r = keel_seccomp_load(seccomp, err);
+		if (keel_seccomp_prog_load(seccomp, err) < 0)
+			return -1;
 		seccomp = NULL;
-		if (r < 0)
-			goto fail;
 	}
 	if (p->caps.present && keel_caps_drop_bounding(&p->caps, err) < 0)
-		goto fail;
+		return -1;
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) {
 		keel_err_sys(err, "keepcaps");
-		goto fail;
+		return -1;
 	}
 	if (switch_user(f, err) < 0)
-		goto fail;
+		return -1;
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) {
 		keel_err_sys(err, "keepcaps");
-		goto fail;
+		return -1;
 	}
 	if (p->caps.present && keel_caps_apply(&p->caps, err) < 0)
-		goto fail;
+		return -1;
 	if (p->has_umask)
 		umask(p->umask);
-	if (enter_cwd(p->cwd, err) < 0)
-		goto fail;
+	if (keel_process_enter_cwd(p->cwd, err) < 0)
+		return -1;
 	if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		keel_err_sys(err, "no_new_privs");
-		goto fail;
+		return -1;
 	}
 	if (syscall(SYS_close_range, 3 + f->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
 		keel_err_sys(err, "close_range");
-		goto fail;
+		return -1;
 	}
 	reset_signals();
-	if (seccomp) {
-		int r = keel_seccomp_load(seccomp, err);
-		seccomp = NULL;
-		if (r < 0)
-			return -1;
-	}
+	if (seccomp && keel_seccomp_prog_load(seccomp, err) < 0)
+		return -1;
 	execve(f->exe, p->args, p->env);
 	return keel_err(err, errno, "exec: \"%s\"", p->args[0]);
-fail:
-	if (seccomp)
-		seccomp_release(seccomp);
-	return -1;
 }
 
 static int cmp_int(const void *a, const void *b)

@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <seccomp.h>
 
+#include "runtime/seccomp.h"
 #include "runtime/spec.h"
 #include "util/error.h"
 
@@ -22,18 +22,27 @@ int keel_process_resolve(const struct keel_spec_process *p, char *out, size_t le
 struct keel_process_final {
 	const struct keel_spec_process *proc;
 	const char *exe;           /* from keel_process_resolve */
-	scmp_filter_ctx seccomp;   /* NULL for none; consumed */
+	const struct keel_seccomp_prog *seccomp; /* NULL for none */
 	bool set_groups;           /* false in a user namespace whose setgroups is denied */
 	int preserve_fds;          /* fds 3..3+n-1 stay open */
 	unsigned long personality; /* 0 = leave */
 	bool has_personality;
 };
 
-/* rlimits (a hard limit above the current one is clamped to it, since root here may lack
- * CAP_SYS_RESOURCE; a warning is logged), personality, bounding set, uid/gid/groups, caps,
+/* rlimits, personality, bounding set, uid/gid/groups, caps,
  * umask, cwd (must stay inside the root), no_new_privs, seccomp, CLOEXEC on every fd but
  * stdio and preserved ones, then execve. Returns only on failure. Runs in a forked child. */
 int keel_process_exec(const struct keel_process_final *f, keel_error_t *err);
+
+/* Without CAP_SYS_RESOURCE no process can raise a hard limit (root on some hosts lacks it;
+ * podman asks for NOFILE 1048576). Rather than refuse to start, as runc does, hard limits
+ * above the caller's own are lowered to it (soft limits with them) and a warning goes to the
+ * log. Run by create and exec in the runtime process, which has the log. */
+void keel_process_clamp_rlimits(struct keel_spec_process *p);
+
+/* chdir into cwd and refuse a cwd that is outside the root (reached through an fd: the
+ * CVE-2024-21626 pattern reads "(unreachable)/..." from getcwd). */
+int keel_process_enter_cwd(const char *cwd, keel_error_t *err);
 
 /* Closes every fd >= 3 except fds 3..3+preserve_fds-1 and the n listed in keep (-1 entries
  * ignored). Run first thing in a forked child that will enter a container: whatever the

@@ -12,7 +12,19 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include <limits.h>
+#include <linux/seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
 #include "util/cleanup.h"
+#include "util/fs.h"
 
 /* OCI "flags" -> libseccomp filter attributes, each set to 1 (0: nothing to set). */
 static const struct {
@@ -219,4 +231,151 @@ int keel_seccomp_load(scmp_filter_ctx ctx, keel_error_t *err)
 	if (rc < 0)
 		return keel_err(err, -rc, "loading the seccomp filter");
 	return 0;
+}
+
+/* ---------- compiled programs and their cache ---------- */
+
+#define BPF_MAGIC "KEELBPF1"
+
+struct bpf_header {
+	char magic[8];
+	uint32_t flags;
+	uint32_t len;
+};
+
+static unsigned int kernel_flags(const struct keel_spec_seccomp *s)
+{
+	unsigned int flags = 0;
+	for (char **f = s->flags; f && *f; f++) {
+		if (strcmp(*f, "SECCOMP_FILTER_FLAG_TSYNC") == 0)
+			flags |= SECCOMP_FILTER_FLAG_TSYNC;
+		else if (strcmp(*f, "SECCOMP_FILTER_FLAG_LOG") == 0)
+			flags |= SECCOMP_FILTER_FLAG_LOG;
+		else if (strcmp(*f, "SECCOMP_FILTER_FLAG_SPEC_ALLOW") == 0)
+			flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+	}
+	return flags;
+}
+
+/* Exports ctx's BPF through a memfd (libseccomp 2.5 can only write to an fd). */
+static int export_bpf(scmp_filter_ctx ctx, struct keel_seccomp_prog *out, keel_error_t *err)
+{
+	cleanup_close int fd = memfd_create("keel-seccomp", MFD_CLOEXEC);
+	off_t size;
+	int rc;
+	if (fd < 0)
+		return keel_err_sys(err, "memfd_create");
+	rc = seccomp_export_bpf(ctx, fd);
+	if (rc < 0)
+		return keel_err(err, -rc, "seccomp: exporting the filter");
+	size = lseek(fd, 0, SEEK_END);
+	if (size <= 0 || size % (off_t)sizeof(struct sock_filter) ||
+	    size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS)
+		return keel_err(err, EINVAL, "seccomp: the filter has %lld bytes", (long long)size);
+	out->insns = malloc((size_t)size);
+	if (!out->insns)
+		return keel_err(err, ENOMEM, "seccomp filter");
+	if (pread(fd, out->insns, (size_t)size, 0) != size) {
+		free(out->insns);
+		out->insns = NULL;
+		return keel_err_sys(err, "seccomp: reading the filter");
+	}
+	out->len = (unsigned short)(size / (off_t)sizeof(struct sock_filter));
+	return 0;
+}
+
+static int cache_path(const char *dir, const char *key_text, char *buf, size_t len)
+{
+	const struct scmp_version *v = seccomp_version();
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	char salt[64];
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+	int n = snprintf(salt, sizeof(salt), "|libseccomp %u.%u.%u|api %u", v->major, v->minor,
+			 v->micro, seccomp_api_get());
+	int ok = h && EVP_DigestInit_ex(h, EVP_sha256(), NULL) &&
+		 EVP_DigestUpdate(h, key_text, strlen(key_text)) &&
+		 EVP_DigestUpdate(h, salt, (size_t)n) && EVP_DigestFinal_ex(h, md, NULL);
+	EVP_MD_CTX_free(h);
+	if (!ok)
+		return -1;
+	n = snprintf(buf, len, "%s/", dir);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH && (size_t)n + 3 < len; i++)
+		n += snprintf(buf + n, len - (size_t)n, "%02x", md[i]);
+	snprintf(buf + n, len - (size_t)n, ".bpf");
+	return 0;
+}
+
+static int cache_read(const char *path, struct keel_seccomp_prog *out)
+{
+	cleanup_free char *data = NULL;
+	struct bpf_header h;
+	ssize_t n = keel_read_file(path, &data, NULL);
+	if (n < (ssize_t)sizeof(h))
+		return -1;
+	memcpy(&h, data, sizeof(h));
+	if (memcmp(h.magic, BPF_MAGIC, 8) != 0 || h.len == 0 || h.len > BPF_MAXINSNS ||
+	    (size_t)n != sizeof(h) + h.len * sizeof(struct sock_filter))
+		return -1;
+	out->insns = malloc(h.len * sizeof(struct sock_filter));
+	if (!out->insns)
+		return -1;
+	memcpy(out->insns, data + sizeof(h), h.len * sizeof(struct sock_filter));
+	out->len = (unsigned short)h.len;
+	out->flags = h.flags;
+	return 0;
+}
+
+static void cache_write(const char *dir, const char *path, const struct keel_seccomp_prog *p)
+{
+	struct bpf_header h = {.flags = p->flags, .len = p->len};
+	size_t size = sizeof(h) + p->len * sizeof(struct sock_filter);
+	cleanup_free char *buf = malloc(size);
+	if (!buf || keel_mkdir_p(dir, 0700, NULL) < 0)
+		return;
+	memcpy(h.magic, BPF_MAGIC, 8);
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), p->insns, p->len * sizeof(struct sock_filter));
+	/* A cache miss only costs time: failures to write are ignored. */
+	keel_write_file_atomic(path, buf, size, 0600, NULL);
+}
+
+int keel_seccomp_compile(const struct keel_spec_seccomp *s, const char *key_text,
+			 const char *cache_dir, struct keel_seccomp_prog *out, keel_error_t *err)
+{
+	char path[PATH_MAX];
+	scmp_filter_ctx ctx;
+	bool cached = cache_dir && key_text && cache_path(cache_dir, key_text, path, sizeof(path)) == 0;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (cached && cache_read(path, out) == 0)
+		return 0;
+	ctx = keel_seccomp_build(s, err);
+	if (!ctx)
+		return -1;
+	r = export_bpf(ctx, out, err);
+	seccomp_release(ctx);
+	if (r < 0)
+		return -1;
+	out->flags = kernel_flags(s);
+	if (cached)
+		cache_write(cache_dir, path, out);
+	return 0;
+}
+
+int keel_seccomp_prog_load(const struct keel_seccomp_prog *p, keel_error_t *err)
+{
+	struct sock_fprog prog = {.len = p->len, .filter = p->insns};
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->flags, &prog) < 0)
+		return keel_err_sys(err, "loading the seccomp filter");
+	return 0;
+}
+
+void keel_seccomp_prog_free(struct keel_seccomp_prog *p)
+{
+	if (!p)
+		return;
+	free(p->insns);
+	p->insns = NULL;
+	p->len = 0;
 }
