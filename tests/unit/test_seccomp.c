@@ -17,10 +17,13 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <dirent.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "runtime/seccomp.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 
 /* Child exit codes: 0 = all checks passed; anything else names the failed check. */
 enum { CHILD_OK = 0, CHILD_BUILD = 100, CHILD_LOAD = 101 };
@@ -574,6 +577,51 @@ static void test_docker_profile(void **state)
 	free_profile(&s);
 }
 
+/* The compiled program is cached by key: the second compile reads the same instructions
+ * back, a different key builds anew, and the cached program really filters. */
+static void test_compiled_cache(void **state)
+{
+	char *names[] = {"mkdir", "mkdirat", NULL};
+	struct keel_spec_syscall rule = {.names = names, .action = SCMP_ACT_ERRNO(EACCES)};
+	struct keel_spec_seccomp s = {
+	    .default_action = SCMP_ACT_ALLOW, .syscalls = &rule, .n_syscalls = 1};
+	struct keel_seccomp_prog a, b;
+	keel_error_t err;
+	char cache[128];
+	struct stat st;
+	int status, files = 0;
+	DIR *d;
+	pid_t pid;
+
+	snprintf(cache, sizeof(cache), "%s/cache", tmpdir);
+	assert_int_equal(keel_seccomp_compile(&s, "{\"k\":1}", cache, &a, &err), 0);
+	assert_int_equal(keel_seccomp_compile(&s, "{\"k\":1}", cache, &b, &err), 0);
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.insns, b.insns, a.len * sizeof(struct sock_filter));
+	keel_seccomp_prog_free(&b);
+	assert_int_equal(keel_seccomp_compile(&s, "{\"k\":2}", cache, &b, &err), 0);
+	keel_seccomp_prog_free(&b);
+	d = opendir(cache);
+	assert_non_null(d);
+	for (struct dirent *de; (de = readdir(d));)
+		files += de->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(files, 2);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || keel_seccomp_prog_load(&a, &err) < 0)
+			_exit(CHILD_LOAD);
+		_exit(check_mkdir_denied());
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), CHILD_OK);
+	keel_seccomp_prog_free(&a);
+	assert_int_equal(keel_rm_rf(cache, &err), 0);
+	assert_int_equal(stat(cache, &st), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -589,6 +637,7 @@ int main(void)
 	    cmocka_unit_test(test_wait_killable_and_notify),
 	    cmocka_unit_test(test_bad_arch_and_arg_index),
 	    cmocka_unit_test(test_docker_profile),
+	    cmocka_unit_test_setup_teardown(test_compiled_cache, setup_tmp, teardown_tmp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
