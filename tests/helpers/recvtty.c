@@ -12,7 +12,9 @@
  * sender wrote after the message). Then everything read from the pty master is copied to stdout
  * until the slave side is closed by everyone (EIO). Gives up after 30 s.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
