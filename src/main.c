@@ -1,30 +1,77 @@
 /* keel: one binary, dispatched on argv[0] (keel-runtime = runc's command line) and then on
  * the first argument. */
-#include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
 #include "keel-config.h"
 
-static void usage(FILE *out)
-{
-	fprintf(out, "Usage: keel COMMAND [ARGS...]\n\n"
-		     "A container and micro-VM engine.\n\n"
-		     "Commands:\n"
-		     "  runtime   the OCI runtime, with runc's command line (also as keel-runtime)\n"
-		     "  vm        KVM micro-VMs: create, start, snapshot, clone, migrate\n"
-		     "  version   print the version\n\n"
-		     "Run 'keel COMMAND --help' for more information on a command.\n");
-}
-
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
+	const char *help; /* NULL: an alias, not listed */
 } groups[] = {
-	{"runtime", keel_cli_runtime},
-	{"vm", keel_cli_vm},
+	{"runtime", keel_cli_runtime, "the OCI runtime, runc's command line (also as keel-runtime)"},
+	{"images", keel_cli_images, "list images"},
+	{"image", keel_cli_image, "manage images (ls, inspect, history, tag, rm, prune, load, save, import)"},
+	{"history", keel_cli_history, "show the history of an image"},
+	{"tag", keel_cli_tag, "create a tag that refers to an image"},
+	{"rmi", keel_cli_rmi, "remove images"},
+	{"load", keel_cli_load, "load images from a docker-archive or oci-archive tar"},
+	{"save", keel_cli_save, "save images to a docker-archive or oci-archive tar"},
+	{"import", keel_cli_import, "create an image from a rootfs tarball"},
+	{"system", keel_cli_system, "system information (df)"},
+	{"vm", keel_cli_vm, "KVM micro-VMs: create, start, snapshot, restore, migrate"},
 };
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: keel [--root DIR] [--run-root DIR] COMMAND [ARGS...]\n\n"
+		     "A container and micro-VM engine.\n\n"
+		     "Global options:\n"
+		     "  --root DIR      data root (default /var/lib/keel, or $KEEL_ROOT)\n"
+		     "  --run-root DIR  run-time state (default /run/keel, or $KEEL_RUN_ROOT)\n\n"
+		     "Commands:\n");
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		if (groups[i].help)
+			fprintf(out, "  %-10s %s\n", groups[i].name, groups[i].help);
+	fprintf(out, "  %-10s %s\n\nRun 'keel COMMAND --help' for more information on a command.\n",
+		"version", "print the version");
+}
+
+/* `--root DIR` / `--run-root DIR` (or `--root=DIR`) before the command become KEEL_ROOT /
+ * KEEL_RUN_ROOT for every command group. Returns the number of arguments consumed, or -1. */
+static int global_options(int argc, char **argv)
+{
+	int i = 1;
+	while (i < argc && argv[i][0] == '-' && argv[i][1] == '-') {
+		static const struct {
+			const char *flag, *env;
+		} opts[] = {{"--root", "KEEL_ROOT"}, {"--run-root", "KEEL_RUN_ROOT"}};
+		size_t k, n = sizeof(opts) / sizeof(opts[0]);
+		for (k = 0; k < n; k++) {
+			size_t len = strlen(opts[k].flag);
+			if (strncmp(argv[i], opts[k].flag, len) != 0)
+				continue;
+			if (argv[i][len] == '=') {
+				setenv(opts[k].env, argv[i] + len + 1, 1);
+				i += 1;
+				break;
+			}
+			if (argv[i][len] == '\0') {
+				if (i + 1 >= argc)
+					return -1;
+				setenv(opts[k].env, argv[i + 1], 1);
+				i += 2;
+				break;
+			}
+		}
+		if (k == n)
+			break;
+	}
+	return i - 1;
+}
 
 int main(int argc, char **argv)
 {
@@ -32,6 +79,17 @@ int main(int argc, char **argv)
 
 	if (strcmp(self, "keel-runtime") == 0 || strcmp(self, "runc") == 0)
 		return keel_cli_runtime(argc, argv);
+	{
+		int used = global_options(argc, argv);
+		if (used < 0) {
+			fprintf(stderr, "keel: flag needs an argument: %s\n", argv[argc - 1]);
+			return 125;
+		}
+		/* argv[used] becomes the new argv[0]: the groups read argv[1..] */
+		argv[used] = argv[0];
+		argv += used;
+		argc -= used;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 125;

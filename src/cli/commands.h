@@ -10,4 +10,16 @@ int keel_cli_runtime(int argc, char **argv);
 /* `keel vm ...`: the micro-VM monitor. */
 int keel_cli_vm(int argc, char **argv);
 
+/* Image commands (src/cli/image/): images, image (ls/inspect/rm/prune/...), history, tag,
+ * rmi, load, save, import, system (df). */
+int keel_cli_images(int argc, char **argv);
+int keel_cli_image(int argc, char **argv);
+int keel_cli_history(int argc, char **argv);
+int keel_cli_tag(int argc, char **argv);
+int keel_cli_rmi(int argc, char **argv);
+int keel_cli_load(int argc, char **argv);
+int keel_cli_save(int argc, char **argv);
+int keel_cli_import(int argc, char **argv);
+int keel_cli_system(int argc, char **argv);
+
 #endif
