@@ -155,7 +155,8 @@ static la_ssize_t blob_write_cb(struct archive *a, void *ud, const void *buf, si
 	return (la_ssize_t)len;
 }
 
-static int put_node(struct archive *a, const struct node *nd, const char *bb, keel_error_t *err)
+static int put_node(struct archive *a, const struct node *nd, const char *bb, time_t mtime,
+		    keel_error_t *err)
 {
 	struct archive_entry *e = archive_entry_new();
 	const char *data = NULL;
@@ -168,7 +169,7 @@ static int put_node(struct archive *a, const struct node *nd, const char *bb, ke
 	archive_entry_set_gid(e, 0);
 	archive_entry_set_uname(e, "root");
 	archive_entry_set_gname(e, "root");
-	archive_entry_set_mtime(e, 0, 0);
+	archive_entry_set_mtime(e, mtime, 0);
 	if (nd->target)
 		archive_entry_set_symlink(e, nd->target);
 	if (S_ISREG(nd->mode)) {
@@ -191,8 +192,8 @@ static int put_node(struct archive *a, const struct node *nd, const char *bb, ke
 }
 
 /* Writes the layer tar into the blob store; its digest (uncompressed) is the diff id. */
-static int make_layer(struct keel_store *s, const char *bb, char digest[KEEL_DIGEST_SIZE],
-		      keel_error_t *err)
+static int make_layer(struct keel_store *s, const char *bb, time_t mtime,
+		      char digest[KEEL_DIGEST_SIZE], keel_error_t *err)
 {
 	cleanup_free char *applets = list_applets(bb, err);
 	cleanup_free struct node *nodes = NULL;
@@ -212,7 +213,7 @@ static int make_layer(struct keel_store *s, const char *bb, char digest[KEEL_DIG
 	if (archive_write_open(a, &w, NULL, blob_write_cb, NULL) != ARCHIVE_OK)
 		ret = keel_err(err, EIO, "busybox layer: %s", archive_error_string(a));
 	for (size_t i = 0; i < n && ret == 0; i++)
-		ret = put_node(a, &nodes[i], bb, err);
+		ret = put_node(a, &nodes[i], bb, mtime, err);
 	if (archive_write_close(a) != ARCHIVE_OK && ret == 0)
 		ret = keel_err(err, EIO, "busybox layer: %s", archive_error_string(a));
 	archive_write_free(a);
@@ -223,14 +224,18 @@ static int make_layer(struct keel_store *s, const char *bb, char digest[KEEL_DIG
 	return keel_blob_commit(&w, NULL, digest, err);
 }
 
-static char *make_config(const char *diff_id)
+static char *make_config(const char *diff_id, time_t mtime)
 {
+	char created[32];
+	struct tm tm;
+	gmtime_r(&mtime, &tm);
+	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	cleanup_json json_t *c = json_pack(
 		"{s:s, s:s, s:s, s:{s:[s], s:[s]}, s:{s:s, s:[s]}, s:[{s:s, s:s}]}",
-		"architecture", "amd64", "os", "linux", "created", "1970-01-01T00:00:00Z",
+		"architecture", "amd64", "os", "linux", "created", created,
 		"config", "Env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"Cmd", "sh", "rootfs", "type", "layers", "diff_ids", diff_id, "history", "created",
-		"1970-01-01T00:00:00Z", "created_by", "keel: Debian busybox-static");
+		created, "created_by", "keel: Debian busybox-static");
 	return c ? json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 }
 
@@ -245,15 +250,18 @@ int keel_store_ensure_busybox(struct keel_store *s, keel_error_t *err)
 	found = keel_imgdb_resolve(s, BUSYBOX_TAG, &ignored);
 	if (found)
 		return 0;
-	if (access(bb, X_OK) < 0)
+	struct stat st;
+	if (access(bb, X_OK) < 0 || stat(bb, &st) < 0)
 		return keel_err_sys(err, "no busybox image and no %s to build it from "
 					 "(apt-get install busybox-static)", bb);
+	/* The binary's mtime (the package's build date) dates the image: the same package
+	 * gives the same bytes, hence the same image ID, on every machine. */
 	/* Shared lock from the first blob on: a collector must not take the layer blob away
 	 * before the image references it. */
 	if (keel_store_lock_shared(s, err) < 0)
 		return -1;
-	if (make_layer(s, bb, diff, err) < 0 ||
-	    (!(cfg = make_config(diff)) && keel_err(err, ENOMEM, "config") < 0) ||
+	if (make_layer(s, bb, st.st_mtime, diff, err) < 0 ||
+	    (!(cfg = make_config(diff, st.st_mtime)) && keel_err(err, ENOMEM, "config") < 0) ||
 	    keel_image_add(s, cfg, strlen(cfg), blobs, 1, &tag, 1, NULL, NULL, id, err) < 0) {
 		keel_store_unlock(s);
 		return keel_err_wrap(err, "building the busybox image");
