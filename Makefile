@@ -25,7 +25,7 @@ test: test-deps build
 	@tests/run-all.sh
 
 install: build
-	meson install -C $(BUILD) --destdir "$(DESTDIR)"
+	meson install -C $(BUILD) --strip --destdir "$(DESTDIR)"
 
 clean:
 	rm -rf $(BUILD) build-asan
