@@ -435,8 +435,8 @@ static char *run_in_bundle(const char *bundle, const char *flags, const char *sc
 
 static void expect_in(const char *out, const char *needle)
 {
-	if (!strstr(out, needle))
-		fail_msg("expected \"%s\" in output:\n%s", needle, out);
+	if (!out || !strstr(out, needle))
+		fail_msg("expected \"%s\" in output:\n%s", needle, out ? out : "(none)");
 }
 
 static void test_end_to_end(void **state)

@@ -132,12 +132,15 @@ static int add_listen_env(struct keel_spec_process *p, int n, keel_error_t *err)
 int keel_seccomp_for_config(const char *root, const char *config_text, const struct keel_spec_seccomp *s,
 		    struct keel_seccomp_prog *out, keel_error_t *err)
 {
-	char dir[PATH_MAX];
 	cleanup_json json_t *cfg = json_loads(config_text, 0, NULL);
 	json_t *sec = json_object_get(json_object_get(cfg, "linux"), "seccomp");
 	cleanup_free char *key = sec ? json_dumps(sec, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	snprintf(dir, sizeof(dir), "%s/.seccomp", root);
-	return keel_seccomp_compile(s, key, key ? dir : NULL, out, err);
+	const char *dir = getenv("KEEL_SECCOMP_CACHE");
+	(void)root;
+	/* Outside the state root: engines expect theirs to be empty once their containers are
+	 * deleted. The entries are content-addressed, so every root may share them. */
+	return keel_seccomp_compile(s, key, key ? (dir && *dir ? dir : KEEL_SECCOMP_CACHE_DIR) : NULL,
+				    out, err);
 }
 
 static int make_state_dir(struct create_ctx *c, keel_error_t *err)

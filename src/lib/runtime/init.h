@@ -50,8 +50,11 @@ struct keel_init_args {
 	bool no_new_keyring;
 };
 
-/* Compiles the container's filter through the cache under <root>/.seccomp, keyed by the
- * linux.seccomp JSON of config_text. Shared by create and exec. */
+#define KEEL_SECCOMP_CACHE_DIR "/run/keel/seccomp-cache"
+
+/* Compiles the container's filter through the cache in $KEEL_SECCOMP_CACHE or
+ * KEEL_SECCOMP_CACHE_DIR, keyed by the linux.seccomp JSON of config_text. Shared by create
+ * and exec. */
 int keel_seccomp_for_config(const char *root, const char *config_text, const struct keel_spec_seccomp *s,
 		    struct keel_seccomp_prog *out, keel_error_t *err);
 
