@@ -9,6 +9,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 layers=${LAYERS:-"unit unit-asan integration interop vm"}
 pass=0 fail=0 skip=0
+# Compiled seccomp programs go to a private cache for this run (the default is shared).
+KEEL_SECCOMP_CACHE=$(mktemp -d /tmp/keel-seccomp-cache.XXXXXX)
+export KEEL_SECCOMP_CACHE
+trap 'rm -rf "$KEEL_SECCOMP_CACHE"' EXIT
 failed_names=()
 
 # Counts one TAP stream from stdin, echoing it.

@@ -73,6 +73,10 @@ static int parse_create(int argc, char **argv, struct create_args *a, keel_error
 			break;
 		}
 		case OPT_NET:
+			if (strcmp(optarg, "none") && strcmp(optarg, "tap") &&
+			    strncmp(optarg, "tap:", 4))
+				return keel_err(err, EINVAL,
+						"--net must be tap, tap:NAME or none, not '%s'", optarg);
 			free(a->cfg.tap);
 			a->cfg.tap = strcmp(optarg, "none") ? strdup(optarg) : NULL;
 			break;

@@ -30,12 +30,18 @@ struct memmap_entry {
 	uint32_t type, reserved;
 };
 
+/* What a loader learns from the kernel image. */
+struct boot_info {
+	uint64_t kernel_end; /* the initrd goes above this */
+	uint64_t entry;
+	uint64_t initrd_max; /* highest address the initrd may end at (exclusive) */
+};
+
 struct loader {
 	const char *name;
 	bool (*probe)(const uint8_t *head, size_t len);
-	/* Copies the kernel into guest memory; sets its end and entry point. */
-	int (*load)(struct keel_vm *vm, int fd, uint64_t *kernel_end, uint64_t *entry,
-		    keel_error_t *err);
+	/* Copies the kernel into guest memory and fills bi. */
+	int (*load)(struct keel_vm *vm, int fd, struct boot_info *bi, keel_error_t *err);
 	/* Writes the boot information and the boot vCPU's registers. */
 	int (*finish)(struct keel_vm *vm, uint64_t entry, uint64_t initrd, uint64_t initrd_size,
 		      keel_error_t *err);
@@ -73,7 +79,7 @@ static bool elf_probe(const uint8_t *h, size_t len)
 
 static int elf_note_entry(int fd, const Elf64_Phdr *ph, uint64_t *entry, keel_error_t *err)
 {
-	uint8_t buf[4096];
+	uint8_t buf[16384]; /* Linux's vmlinux has ~20 notes in ~1 KiB */
 	size_t len = ph->p_filesz < sizeof(buf) ? ph->p_filesz : sizeof(buf);
 	if (read_at(fd, buf, len, ph->p_offset, "kernel note", err) < 0)
 		return -1;
@@ -96,11 +102,11 @@ static int elf_note_entry(int fd, const Elf64_Phdr *ph, uint64_t *entry, keel_er
 	return 0;
 }
 
-static int elf_load(struct keel_vm *vm, int fd, uint64_t *kernel_end, uint64_t *entry,
-		    keel_error_t *err)
+static int elf_load(struct keel_vm *vm, int fd, struct boot_info *bi, keel_error_t *err)
 {
 	Elf64_Ehdr eh;
 	bool found = false;
+	uint64_t *kernel_end = &bi->kernel_end, *entry = &bi->entry;
 
 	if (read_at(fd, &eh, sizeof(eh), 0, "kernel", err) < 0)
 		return -1;
@@ -134,12 +140,23 @@ static int elf_load(struct keel_vm *vm, int fd, uint64_t *kernel_end, uint64_t *
 	if (!found)
 		return keel_err(err, EINVAL, "kernel: ELF without a PVH entry note "
 					     "(XEN_ELFNOTE_PHYS32_ENTRY)");
+	bi->initrd_max = vm->slots[0].size;
 	return 0;
+}
+
+/* Flat descriptors for the boot selectors 0x10 (code) and 0x18 (data). */
+static void write_gdt(struct keel_vm *vm, bool code64)
+{
+	uint64_t *gdt = vm_gpa(vm, BOOT_GDT, 4 * 8);
+	gdt[0] = gdt[1] = 0;
+	gdt[2] = code64 ? 0x00af9b000000ffffULL : 0x00cf9b000000ffffULL;
+	gdt[3] = 0x00cf93000000ffffULL;
 }
 
 static int pvh_finish(struct keel_vm *vm, uint64_t entry, uint64_t initrd, uint64_t initrd_size,
 		      keel_error_t *err)
 {
+	write_gdt(vm, false);
 	struct hvm_start_info *si = vm_gpa(vm, BOOT_START_INFO, sizeof(*si));
 	struct memmap_entry *mm = vm_gpa(vm, BOOT_MEMMAP, 4 * sizeof(*mm));
 	struct hvm_modlist_entry *mod = vm_gpa(vm, BOOT_MODLIST, sizeof(*mod));
@@ -163,6 +180,10 @@ static int pvh_finish(struct keel_vm *vm, uint64_t entry, uint64_t initrd, uint6
 #define BZ_VERSION     0x206
 #define BZ_LOADFLAGS   0x211
 #define BZ_XLOADFLAGS  0x236
+#define BZ_HEAP_END    0x224
+#define BZ_INITRD_MAX  0x22c
+#define BZ_CMDLINE_MAX 0x238
+#define BZ_INIT_SIZE   0x260
 #define BZ_E820_COUNT  0x1e8
 #define BZ_E820_TABLE  0x2d0
 
@@ -171,8 +192,36 @@ static bool bz_probe(const uint8_t *h, size_t len)
 	return len > 0x240 && !memcmp(h + BZ_HEADER, "HdrS", 4);
 }
 
-static int bz_load(struct keel_vm *vm, int fd, uint64_t *kernel_end, uint64_t *entry,
-		   keel_error_t *err)
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Checks the header fields the 64-bit protocol depends on; fills bi's limits. */
+static int bz_limits(struct keel_vm *vm, const uint8_t *hdr, uint64_t size, struct boot_info *bi,
+		     keel_error_t *err)
+{
+	/* The kernel decompresses itself in place: it needs init_size bytes from its load
+	 * address (2.10+), or more when relocatable kernels move to LOAD_PHYSICAL_ADDR. */
+	uint64_t init = le32(hdr + BZ_INIT_SIZE);
+	uint64_t need = HIGH_RAM_START + (init > size ? init : size);
+	const char *cl = vm_gpa(vm, BOOT_CMDLINE, 1);
+	uint32_t cl_max = le32(hdr + BZ_CMDLINE_MAX);
+
+	if (need > vm->slots[0].size)
+		return keel_err(err, EFBIG, "bzImage needs %llu MiB of memory to unpack",
+				(unsigned long long)(need >> 20) + 1);
+	if (cl_max && strlen(cl) > cl_max)
+		return keel_err(err, E2BIG, "command line longer than this kernel takes (%u)",
+				cl_max);
+	bi->kernel_end = need;
+	bi->initrd_max = (uint64_t)le32(hdr + BZ_INITRD_MAX) + 1;
+	if (bi->initrd_max > vm->slots[0].size || bi->initrd_max == 1)
+		bi->initrd_max = vm->slots[0].size;
+	return 0;
+}
+
+static int bz_load(struct keel_vm *vm, int fd, struct boot_info *bi, keel_error_t *err)
 {
 	uint8_t *zp = vm_gpa(vm, BOOT_ZERO_PAGE, PAGE_SIZE);
 	uint8_t hdr[1024];
@@ -198,11 +247,14 @@ static int bz_load(struct keel_vm *vm, int fd, uint64_t *kernel_end, uint64_t *e
 	memcpy(zp + BZ_SETUP_SECTS, hdr + BZ_SETUP_SECTS, hdr_end - BZ_SETUP_SECTS);
 	zp[0x210] = 0xff;                 /* type_of_loader: undefined */
 	zp[BZ_LOADFLAGS] |= 0x80 | 0x01;  /* CAN_USE_HEAP | LOADED_HIGH */
+	uint16_t heap_end = 0xfe00;       /* with CAN_USE_HEAP, as a real-mode loader sets it */
+	memcpy(zp + BZ_HEAP_END, &heap_end, 2);
 	uint32_t cmd = BOOT_CMDLINE;
 	memcpy(zp + 0x228, &cmd, 4);
-	*entry = HIGH_RAM_START + 0x200;
-	*kernel_end = HIGH_RAM_START + size;
-	return 0;
+	zp[0x1fa] = 0xff;                 /* vid_mode: "normal" (0xffff) */
+	zp[0x1fb] = 0xff;
+	bi->entry = HIGH_RAM_START + 0x200; /* startup_64 */
+	return bz_limits(vm, hdr, size, bi, err);
 }
 
 /* Identity map of the first 4 GiB in 2 MiB pages, as the 64-bit entry requires. */
@@ -232,6 +284,7 @@ static int bz_finish(struct keel_vm *vm, uint64_t entry, uint64_t initrd, uint64
 	memcpy(zp + 0x218, &lo, 4);
 	memcpy(zp + 0x21c, &sz, 4);
 	bz_page_tables(vm);
+	write_gdt(vm, true);
 	return vm_cpu_boot_64(&vm->cpus[0], entry, BOOT_ZERO_PAGE, err);
 }
 
@@ -241,8 +294,8 @@ static const struct loader loaders[] = {
 };
 
 /* The initrd goes as high as low RAM allows, page aligned, above the kernel. */
-static int load_initrd(struct keel_vm *vm, uint64_t kernel_end, uint64_t *addr, uint64_t *size,
-		       keel_error_t *err)
+static int load_initrd(struct keel_vm *vm, const struct boot_info *bi, uint64_t *addr,
+		       uint64_t *size, keel_error_t *err)
 {
 	struct stat st;
 	cleanup_close int fd = -1;
@@ -253,7 +306,7 @@ static int load_initrd(struct keel_vm *vm, uint64_t kernel_end, uint64_t *addr, 
 	fd = open(vm->cfg.initrd, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return keel_err_sys(err, "initrd %s", vm->cfg.initrd);
-	uint64_t top = vm->slots[0].size;
+	uint64_t top = bi->initrd_max, kernel_end = bi->kernel_end;
 	uint64_t len = (uint64_t)st.st_size;
 	uint64_t start = (top - len) & ~(PAGE_SIZE - 1);
 	if (len == 0 || len > top || start < ((kernel_end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)))
@@ -266,12 +319,30 @@ static int load_initrd(struct keel_vm *vm, uint64_t kernel_end, uint64_t *addr, 
 	return 0;
 }
 
+/* The user's command line plus the virtio-mmio announcements (Linux's
+ * CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES syntax; our test guests parse the same words). */
+static int write_cmdline(struct keel_vm *vm, const char *cl, keel_error_t *err)
+{
+	char devs[512];
+	size_t len = strlen(cl);
+	int dl = vm_virtio_cmdline(vm, devs, sizeof(devs));
+	char *dst = vm_gpa(vm, BOOT_CMDLINE, BOOT_CMDLINE_MAX);
+
+	if (dl < 0 || len + (size_t)dl >= BOOT_CMDLINE_MAX)
+		return keel_err(err, E2BIG, "kernel command line too long");
+	const char *d = len == 0 && dl > 0 ? devs + 1 : devs; /* no leading space */
+	memcpy(dst, cl, len);
+	memcpy(dst + len, d, strlen(d) + 1);
+	return 0;
+}
+
 int vm_load_kernel(struct keel_vm *vm, keel_error_t *err)
 {
 	const char *cl = vm->cfg.cmdline ? vm->cfg.cmdline : "";
 	cleanup_close int fd = open(vm->cfg.kernel, O_RDONLY | O_CLOEXEC);
 	uint8_t head[1024] = {0};
-	uint64_t kernel_end, entry = 0, initrd, initrd_size;
+	struct boot_info bi = {0};
+	uint64_t initrd, initrd_size;
 	ssize_t n;
 
 	if (fd < 0)
@@ -279,16 +350,15 @@ int vm_load_kernel(struct keel_vm *vm, keel_error_t *err)
 	n = pread(fd, head, sizeof(head), 0);
 	if (n < 0)
 		return keel_err_sys(err, "kernel %s", vm->cfg.kernel);
-	if (strlen(cl) >= BOOT_CMDLINE_MAX)
-		return keel_err(err, E2BIG, "kernel command line too long");
-	memcpy(vm_gpa(vm, BOOT_CMDLINE, strlen(cl) + 1), cl, strlen(cl) + 1);
+	if (write_cmdline(vm, cl, err) < 0)
+		return -1;
 	for (size_t i = 0; i < sizeof(loaders) / sizeof(loaders[0]); i++) {
 		const struct loader *l = &loaders[i];
 		if (!l->probe(head, (size_t)n))
 			continue;
-		if (l->load(vm, fd, &kernel_end, &entry, err) < 0 ||
-		    load_initrd(vm, kernel_end, &initrd, &initrd_size, err) < 0 ||
-		    l->finish(vm, entry, initrd, initrd_size, err) < 0)
+		if (l->load(vm, fd, &bi, err) < 0 ||
+		    load_initrd(vm, &bi, &initrd, &initrd_size, err) < 0 ||
+		    l->finish(vm, bi.entry, initrd, initrd_size, err) < 0)
 			return keel_err_wrap(err, "kernel %s", vm->cfg.kernel);
 		return 0;
 	}

@@ -348,8 +348,12 @@ static void flat_segment(struct kvm_segment *s, uint16_t sel, uint8_t type, bool
 				  .l = code64 ? 1 : 0};
 }
 
+/* Both boot ABIs want the selectors backed by a real GDT (boot.c writes it at BOOT_GDT), in
+ * case the kernel reloads a segment before it has its own; no IDT until the kernel sets one. */
 static int set_boot_sregs(struct vm_cpu *cpu, struct kvm_sregs *s, keel_error_t *err)
 {
+	s->gdt = (struct kvm_dtable){.base = BOOT_GDT, .limit = 4 * 8 - 1};
+	s->idt = (struct kvm_dtable){.base = 0, .limit = 0};
 	if (ioctl(cpu->fd, KVM_SET_SREGS, s) < 0)
 		return keel_err_sys(err, "KVM_SET_SREGS");
 	return 0;

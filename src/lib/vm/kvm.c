@@ -119,6 +119,9 @@ static int create_memory(struct keel_vm *vm, int mem_fd, keel_error_t *err)
 				    (unsigned long long)size);
 	}
 	vm->ram_size = size;
+	vm->dev_dirty = calloc((size / PAGE_SIZE + 63) / 64, 8);
+	if (!vm->dev_dirty)
+		return keel_err(err, ENOMEM, "dirty bitmap");
 	if (mem_fd < 0)
 		(void)madvise(vm->ram, size, MADV_HUGEPAGE);
 	vm->slots[0] = (struct vm_mem_slot){0, size < MMIO_HOLE_START ? size : MMIO_HOLE_START,
@@ -140,6 +143,15 @@ void *vm_gpa(struct keel_vm *vm, uint64_t gpa, uint64_t len)
 			return s->host + (gpa - s->gpa);
 	}
 	return NULL;
+}
+
+void vm_mark_dirty(struct keel_vm *vm, const void *p, uint64_t len)
+{
+	uint64_t off = (uint64_t)((const uint8_t *)p - vm->ram);
+	if (!__atomic_load_n(&vm->dirty_log, __ATOMIC_ACQUIRE) || !len || off >= vm->ram_size)
+		return;
+	for (uint64_t pg = off / PAGE_SIZE; pg <= (off + len - 1) / PAGE_SIZE; pg++)
+		__atomic_fetch_or(&vm->dev_dirty[pg / 64], 1ull << (pg % 64), __ATOMIC_RELAXED);
 }
 
 static struct keel_vm *vm_alloc(void)
@@ -211,6 +223,7 @@ void keel_vm_free(struct keel_vm *vm)
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);
 	free(vm->cpuid);
+	free(vm->dev_dirty);
 	keel_closep(&vm->exit_efd);
 	keel_closep(&vm->vm_fd);
 	keel_closep(&vm->sys_fd);

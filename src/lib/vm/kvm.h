@@ -17,6 +17,7 @@
 #define PAGE_SIZE 4096ULL
 
 /* Guest-physical layout (see docs/vm.md). RAM above 3 GiB continues at 4 GiB. */
+#define BOOT_GDT        0x500ULL    /* 4 descriptors: null, null, code 0x10, data 0x18 */
 #define BOOT_START_INFO 0x6000ULL   /* hvm_start_info */
 #define BOOT_MODLIST    0x6040ULL   /* one hvm_modlist_entry (initrd) */
 #define BOOT_MEMMAP     0x6100ULL   /* hvm_memmap_table_entry[] */
@@ -81,6 +82,9 @@ struct keel_vm {
 	struct vm_mem_slot slots[2];
 	unsigned nslots;
 	bool dirty_log; /* slots registered with KVM_MEM_LOG_DIRTY_PAGES */
+	/* Pages the VMM itself wrote (virtio) while dirty_log is on: KVM's log only sees the
+	 * guest's writes. One bit per page of RAM, set and taken atomically. */
+	uint64_t *dev_dirty;
 
 	struct kvm_cpuid2 *cpuid;
 	struct vm_cpu cpus[KEEL_VM_MAX_CPUS];
@@ -107,6 +111,8 @@ struct keel_vm {
 /* Guest-physical to host pointer; NULL when [gpa, gpa+len) is not RAM. */
 void *vm_gpa(struct keel_vm *vm, uint64_t gpa, uint64_t len);
 int vm_set_dirty_log(struct keel_vm *vm, bool on, keel_error_t *err);
+/* Records a VMM write to guest RAM at host pointer p (inside vm->ram) for migration. */
+void vm_mark_dirty(struct keel_vm *vm, const void *p, uint64_t len);
 /* Ends the VM with status (first caller wins), waking keel_vm_wait. Lock held by caller. */
 void vm_end_locked(struct keel_vm *vm, int status, const keel_error_t *err);
 /* Creates the KVM VM, memory and devices without a kernel (restore/receive use it). */
@@ -132,6 +138,9 @@ struct vm_device *vm_find_mmio(struct keel_vm *vm, uint64_t addr);
 int vm_serial_create(struct keel_vm *vm, keel_error_t *err);
 int vm_i8042_create(struct keel_vm *vm, keel_error_t *err);
 int vm_virtio_create(struct keel_vm *vm, keel_error_t *err);
+/* Appends " virtio_mmio.device=4K@0x<addr>:<irq>" per virtio device to buf; returns the
+ * length, or -1 when buf is too small. */
+int vm_virtio_cmdline(const struct keel_vm *vm, char *buf, size_t len);
 void vm_serial_input(struct vm_device *dev, const uint8_t *buf, size_t len);
 int vm_irq_line(struct keel_vm *vm, unsigned gsi, int level);
 

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +35,7 @@
 #define MIG_MAGIC "KEELMIG1"
 #define MIG_ACK   "ACK1"
 #define BATCH     256
+#define RECV_IDLE_S 10 /* a receiver gives up on a silent source: never a hung VMM */
 
 enum { R_HDR = 1, R_PAGES, R_STATE, R_END };
 
@@ -84,6 +86,9 @@ static int recv_all(int fd, void *buf, size_t len, keel_error_t *err)
 		ssize_t n = recv(fd, p, len, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return keel_err(err, ETIMEDOUT, "migration stream: no data for %d s",
+					RECV_IDLE_S);
 		if (n < 0)
 			return keel_err_sys(err, "migration stream");
 		if (n == 0)
@@ -149,6 +154,11 @@ static int64_t collect_dirty(struct keel_vm *vm, uint64_t *bm, keel_error_t *err
 				}
 		}
 		base += pages;
+	}
+	for (uint64_t w = 0; w < (vm->ram_size / PAGE_SIZE + 63) / 64; w++) {
+		uint64_t d = __atomic_exchange_n(&vm->dev_dirty[w], 0, __ATOMIC_ACQ_REL);
+		total += __builtin_popcountll(d & ~bm[w]);
+		bm[w] |= d;
 	}
 	return total;
 }
@@ -383,6 +393,8 @@ struct keel_vm *keel_vm_receive(int listen_fd, int console_fd, int *conn_fd, kee
 		keel_err_sys(err, "accept");
 		return NULL;
 	}
+	struct timeval idle = {.tv_sec = RECV_IDLE_S};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle));
 	vm = recv_header(fd, console_fd, err);
 	if (vm && recv_body(vm, fd, err) < 0) {
 		keel_vm_free(vm);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -177,6 +178,22 @@ int keel_vm_dir_list(const char *root, char ***names, keel_error_t *err)
 	return (int)n;
 }
 
+/* A VMM killed while nobody reaps it (its parent, `keel vm run -d`, is long gone and a
+ * container's init may not reap) stays a zombie: it runs no VM. */
+static bool is_zombie(pid_t pid)
+{
+	char path[64], buf[256];
+	cleanup_close int fd = -1;
+	ssize_t n;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
+		return false;
+	buf[n] = 0;
+	const char *p = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
+	return p && p[1] == ' ' && p[2] == 'Z';
+}
+
 pid_t keel_vm_dir_pid(const char *root, const char *name)
 {
 	char file[PATH_MAX];
@@ -186,7 +203,7 @@ pid_t keel_vm_dir_pid(const char *root, const char *name)
 	    keel_read_file(file, &text, NULL) < 0)
 		return 0;
 	pid = strtol(text, NULL, 10);
-	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH) || is_zombie((pid_t)pid))
 		return 0;
 	return (pid_t)pid;
 }
