@@ -511,7 +511,11 @@ static void test_monitor_rss(void **state)
 	assert_false(st.monitor_lost);
 	assert_int_equal(keel_monitor_stop(c.dir, SIGKILL, 0, &code, &err), 0);
 	assert_no_leftovers(&c);
-	/* What is ours (anonymous memory) stays under 1 MiB. */
+	/* What is ours (anonymous memory) stays under 1 MiB. A sanitizer's shadow memory and
+	 * allocator inflate it by megabytes, so the bound means nothing there. */
+#if defined(__SANITIZE_ADDRESS__)
+	skip();
+#endif
 	assert_true(anon > 0 && anon <= 1024);
 }
 
