@@ -20,9 +20,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/sha.h>
-
 #include "util/cleanup.h"
 #include "util/fs.h"
 
@@ -235,12 +232,17 @@ int keel_seccomp_load(scmp_filter_ctx ctx, keel_error_t *err)
 
 /* ---------- compiled programs and their cache ---------- */
 
-#define BPF_MAGIC "KEELBPF1"
+#define BPF_MAGIC "KEELBPF2"
 
+/* The file: header, the key it was compiled for, the instructions. The name is a 64-bit
+ * FNV-1a of the key; the key itself is compared on read, so a name collision is only a cache
+ * miss. (No cryptographic hash needed: the runtime stays free of libcrypto, whose loading
+ * would cost every container start.) */
 struct bpf_header {
 	char magic[8];
 	uint32_t flags;
-	uint32_t len;
+	uint32_t len;     /* instructions */
+	uint32_t key_len; /* bytes of key text following the header */
 };
 
 static unsigned int kernel_flags(const struct keel_spec_seccomp *s)
@@ -284,57 +286,61 @@ static int export_bpf(scmp_filter_ctx ctx, struct keel_seccomp_prog *out, keel_e
 	return 0;
 }
 
-static int cache_path(const char *dir, const char *key_text, char *buf, size_t len)
+/* The key the program depends on: the profile, libseccomp's version, the kernel's API level. */
+static char *full_key(const char *key_text)
 {
 	const struct scmp_version *v = seccomp_version();
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	char salt[64];
-	EVP_MD_CTX *h = EVP_MD_CTX_new();
-	int n = snprintf(salt, sizeof(salt), "|libseccomp %u.%u.%u|api %u", v->major, v->minor,
-			 v->micro, seccomp_api_get());
-	int ok = h && EVP_DigestInit_ex(h, EVP_sha256(), NULL) &&
-		 EVP_DigestUpdate(h, key_text, strlen(key_text)) &&
-		 EVP_DigestUpdate(h, salt, (size_t)n) && EVP_DigestFinal_ex(h, md, NULL);
-	EVP_MD_CTX_free(h);
-	if (!ok)
-		return -1;
-	n = snprintf(buf, len, "%s/", dir);
-	for (int i = 0; i < SHA256_DIGEST_LENGTH && (size_t)n + 3 < len; i++)
-		n += snprintf(buf + n, len - (size_t)n, "%02x", md[i]);
-	snprintf(buf + n, len - (size_t)n, ".bpf");
-	return 0;
+	char *k = NULL;
+	if (asprintf(&k, "%s|libseccomp %u.%u.%u|api %u", key_text, v->major, v->minor, v->micro,
+		     seccomp_api_get()) < 0)
+		return NULL;
+	return k;
 }
 
-static int cache_read(const char *path, struct keel_seccomp_prog *out)
+static void cache_path(const char *dir, const char *key, char *buf, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	snprintf(buf, len, "%s/%016llx.bpf", dir, (unsigned long long)h);
+}
+
+static int cache_read(const char *path, const char *key, struct keel_seccomp_prog *out)
 {
 	cleanup_free char *data = NULL;
 	struct bpf_header h;
+	size_t klen = strlen(key);
 	ssize_t n = keel_read_file(path, &data, NULL);
 	if (n < (ssize_t)sizeof(h))
 		return -1;
 	memcpy(&h, data, sizeof(h));
 	if (memcmp(h.magic, BPF_MAGIC, 8) != 0 || h.len == 0 || h.len > BPF_MAXINSNS ||
-	    (size_t)n != sizeof(h) + h.len * sizeof(struct sock_filter))
+	    h.key_len != klen ||
+	    (size_t)n != sizeof(h) + klen + h.len * sizeof(struct sock_filter) ||
+	    memcmp(data + sizeof(h), key, klen) != 0)
 		return -1;
 	out->insns = malloc(h.len * sizeof(struct sock_filter));
 	if (!out->insns)
 		return -1;
-	memcpy(out->insns, data + sizeof(h), h.len * sizeof(struct sock_filter));
+	memcpy(out->insns, data + sizeof(h) + klen, h.len * sizeof(struct sock_filter));
 	out->len = (unsigned short)h.len;
 	out->flags = h.flags;
 	return 0;
 }
 
-static void cache_write(const char *dir, const char *path, const struct keel_seccomp_prog *p)
+static void cache_write(const char *dir, const char *path, const char *key,
+			const struct keel_seccomp_prog *p)
 {
-	struct bpf_header h = {.flags = p->flags, .len = p->len};
-	size_t size = sizeof(h) + p->len * sizeof(struct sock_filter);
+	size_t klen = strlen(key);
+	struct bpf_header h = {.flags = p->flags, .len = p->len, .key_len = (uint32_t)klen};
+	size_t size = sizeof(h) + klen + p->len * sizeof(struct sock_filter);
 	cleanup_free char *buf = malloc(size);
 	if (!buf || keel_mkdir_p(dir, 0700, NULL) < 0)
 		return;
 	memcpy(h.magic, BPF_MAGIC, 8);
 	memcpy(buf, &h, sizeof(h));
-	memcpy(buf + sizeof(h), p->insns, p->len * sizeof(struct sock_filter));
+	memcpy(buf + sizeof(h), key, klen);
+	memcpy(buf + sizeof(h) + klen, p->insns, p->len * sizeof(struct sock_filter));
 	/* A cache miss only costs time: failures to write are ignored. */
 	keel_write_file_atomic(path, buf, size, 0600, NULL);
 }
@@ -343,13 +349,16 @@ int keel_seccomp_compile(const struct keel_spec_seccomp *s, const char *key_text
 			 const char *cache_dir, struct keel_seccomp_prog *out, keel_error_t *err)
 {
 	char path[PATH_MAX];
+	cleanup_free char *key = cache_dir && key_text ? full_key(key_text) : NULL;
 	scmp_filter_ctx ctx;
-	bool cached = cache_dir && key_text && cache_path(cache_dir, key_text, path, sizeof(path)) == 0;
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (cached && cache_read(path, out) == 0)
-		return 0;
+	if (key) {
+		cache_path(cache_dir, key, path, sizeof(path));
+		if (cache_read(path, key, out) == 0)
+			return 0;
+	}
 	ctx = keel_seccomp_build(s, err);
 	if (!ctx)
 		return -1;
@@ -358,8 +367,8 @@ int keel_seccomp_compile(const struct keel_spec_seccomp *s, const char *key_text
 	if (r < 0)
 		return -1;
 	out->flags = kernel_flags(s);
-	if (cached)
-		cache_write(cache_dir, path, out);
+	if (key)
+		cache_write(cache_dir, path, key, out);
 	return 0;
 }
 

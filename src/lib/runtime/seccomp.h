@@ -28,7 +28,7 @@ struct keel_seccomp_prog {
 };
 
 /* Compiles the spec's filter. With cache_dir, the BPF is kept in
- * <cache_dir>/<sha256(key_text, libseccomp version, kernel seccomp API level)>.bpf and
+ * <cache_dir>/<hash of key_text, libseccomp version, kernel seccomp API level>.bpf and
  * reused by every later container with the same profile: building Docker's profile for three
  * architectures costs ~15 ms, loading the cached program well under 1 ms. key_text must
  * determine the filter (the linux.seccomp JSON). cache_dir NULL: always build. */
