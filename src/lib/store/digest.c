@@ -75,15 +75,3 @@ const char *keel_digest_hex(const char *d)
 {
 	return d + 7;
 }
-
-int keel_err_user(keel_error_t *err, int errnum, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	err->errnum = errnum;
-	return -1;
-}

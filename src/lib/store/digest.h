@@ -29,9 +29,4 @@ bool keel_digest_valid(const char *d);
 /* The hex part of a valid digest (borrowed pointer into d). */
 const char *keel_digest_hex(const char *d);
 
-/* Like keel_err, but the message is shown as is (no ": strerror" suffix): for errors the
- * user caused, classified by errnum (ENOENT missing, EBUSY conflict, EINVAL bad input). */
-int keel_err_user(keel_error_t *err, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 #endif

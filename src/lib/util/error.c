@@ -45,6 +45,18 @@ int keel_err_sys(keel_error_t *err, const char *fmt, ...)
 	return -1;
 }
 
+int keel_err_user(keel_error_t *err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	err->errnum = errnum;
+	return -1;
+}
+
 int keel_err_wrap(keel_error_t *err, const char *fmt, ...)
 {
 	char prefix[KEEL_ERROR_MSG_MAX];

@@ -24,6 +24,11 @@ int keel_err(keel_error_t *err, int errnum, const char *fmt, ...)
 /* Same as keel_err with errnum = errno. */
 int keel_err_sys(keel_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Like keel_err, but the message is shown as is (no ": strerror" suffix): for errors the
+ * user caused, classified by errnum (ENOENT missing, EBUSY conflict, EINVAL bad input). */
+int keel_err_user(keel_error_t *err, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Prefixes the message already in *err with context: "<fmt>: <old msg>". Returns -1. */
 int keel_err_wrap(keel_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
