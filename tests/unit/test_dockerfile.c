@@ -107,7 +107,9 @@ static char *render(const char *dir)
 		fail_msg("%s: %s", dir, err.msg);
 	fprintf(f, "# context\n");
 	for (size_t i = 0; i < c->n; i++)
-		fprintf(f, "%s %o%s%s\n", c->entries[i].path, (unsigned)c->entries[i].mode,
+		/* group/other write bits depend on the umask of whoever checked the tree out */
+		fprintf(f, "%s %o%s%s\n", c->entries[i].path,
+			(unsigned)(c->entries[i].mode & ~(mode_t)022),
 			c->entries[i].link ? " -> " : "",
 			c->entries[i].link ? c->entries[i].link : "");
 	keel_build_context_free(c);
