@@ -40,8 +40,10 @@ class Bench:
         self.port = 7900 + os.getpid() % 500
 
     # ---- helpers ----
-    def keel(self, *args, root=None, check=True, timeout=120):
+    def keel(self, *args, root=None, check=True, timeout=120, trace=None):
         env = dict(os.environ, KEEL_ROOT=root or self.root)
+        if trace:
+            env["KEEL_VM_TRACE"] = trace
         r = subprocess.run([KEEL, "vm", *args], env=env, capture_output=True, text=True,
                            timeout=timeout)
         if check and r.returncode != 0:
@@ -136,6 +138,63 @@ def read_until(p, marker, timeout):
         buf += chunk
         if marker.encode() in buf:
             return time.monotonic()
+
+
+class Lines:
+    """Reads a process's stdout in a thread, timestamping each line (time.monotonic) as it
+    arrives: the console reader's clock for the guest's-eye view of a migration."""
+
+    def __init__(self, pipe):
+        import threading
+        self.rows = []
+        self.cond = threading.Condition()
+        self.t = threading.Thread(target=self._run, args=(pipe,), daemon=True)
+        self.t.start()
+
+    def _run(self, pipe):
+        for raw in iter(pipe.readline, b""):
+            with self.cond:
+                self.rows.append((time.monotonic(), raw.decode(errors="replace").strip()))
+                self.cond.notify_all()
+
+    def wait(self, pattern, timeout):
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not any(rx.search(l) for _, l in self.rows):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RuntimeError("timeout waiting for %r" % pattern)
+                self.cond.wait(left)
+
+    def counts(self):
+        with self.cond:
+            out = []
+            for t, l in self.rows:
+                m = re.match(r"COUNT (\d+) ", l)
+                if m:
+                    out.append((t, int(m.group(1))))
+            return out
+
+    def text(self):
+        with self.cond:
+            return "\n".join(l for _, l in self.rows)
+
+
+def guest_downtime(src, dst):
+    """The move as the guest sees it: the gap between the last COUNT line on the source and the
+    next one on the destination, minus the guest's own period between lines (~100 ms of guest
+    TSC, which both VMMs stop while the guest is paused: it continues from the saved value).
+    Both consoles are pipes read by this process, so both timestamps come from one clock."""
+    s, d = src.counts(), dst.counts()
+    if len(s) < 4 or not d:
+        return float("nan")
+    last_t, last_n = s[-1]
+    nxt = [(t, n) for t, n in d if n > last_n]
+    if not nxt or nxt[0][1] != last_n + 1:
+        return float("nan")
+    period = statistics.median(b[0] - a[0] for a, b in zip(s[-10:], s[-9:]))
+    return (nxt[0][0] - last_t - period) * 1000
 
 
 def overhead_kib(pid, guest_bytes):
@@ -238,7 +297,31 @@ def rss(b, which):
         b.end(p)
 
 
-def keel_snapshot(b, mem, mb, runs):
+def restore_phases(trace, t0, t1, phases):
+    """Splits one `keel vm restore` with its KEEL_VM_TRACE lines (CLOCK_MONOTONIC, the clock of
+    time.monotonic_ns): exec = spawn to keel's main (execve + dynamic loading of keel's
+    libraries); fork = the CLI forking the VMM daemon until it starts restoring; vmm = the
+    restore proper (snapshot read, KVM VM, irqchip, memory slots, vCPUs, state) until vCPU 0
+    enters KVM_RUN; running = spawn to that KVM_RUN (the guest runs from then on)."""
+    first = {}
+    with open(trace) as f:
+        for line in f:
+            _, ns, step = line.split(None, 2)
+            first.setdefault(step.strip(), int(ns))
+    try:
+        run = first["vcpu0: first KVM_RUN"]
+        phases.setdefault("exec", []).append((first["cli: start"] - t0) / 1e6)
+        phases.setdefault("fork", []).append((first["restore: begin"] - first["cli: fork"]) / 1e6)
+        phases.setdefault("kvm", []).append((first["build: vcpus created"] -
+                                             first["restore: snapshot read, memory opened"]) / 1e6)
+        phases.setdefault("vmm", []).append((run - first["restore: begin"]) / 1e6)
+        phases.setdefault("running", []).append((run - t0) / 1e6)
+        phases.setdefault("report", []).append((t1 - run) / 1e6)
+    except KeyError as e:
+        log("restore trace incomplete: %s" % e)
+
+
+def keel_snapshot(b, mem, mb, runs, phases):
     counter = os.path.join(GUESTS, "counter.elf")
     snap, rest = [], []
     b.keel("run", "-d", "--name", "s" + mem, "--memory", mem, "--kernel", counter,
@@ -251,10 +334,15 @@ def keel_snapshot(b, mem, mb, runs):
             t0 = time.monotonic()
             b.keel("snapshot", "s" + mem, d, "--leave-running")
             snap.append((time.monotonic() - t0) * 1000)
-        for i in range(runs):
-            t0 = time.monotonic()
-            b.keel("restore", d, "--name", "r%s%d" % (mem, i))
-            rest.append((time.monotonic() - t0) * 1000)
+        for i in range(max(10, runs)):
+            tf = os.path.join(b.tmp, "trace")
+            if os.path.exists(tf):
+                os.unlink(tf)
+            t0 = time.monotonic_ns()
+            b.keel("restore", d, "--name", "r%s%d" % (mem, i), trace=tf)
+            t1 = time.monotonic_ns()
+            rest.append((t1 - t0) / 1e6)
+            restore_phases(tf, t0, t1, phases)
             b.keel("rm", "-f", "r%s%d" % (mem, i))
         shutil.rmtree(d, ignore_errors=True)
     finally:
@@ -324,34 +412,59 @@ def wait_migration(q, timeout):
 
 
 def keel_migrate(b, rate):
+    """Both VMMs attached (console on a pipe read here) so the guest's COUNT lines can be
+    timed on both sides; keel's own downtime is its last line's (pause -> destination ack)."""
     counter = os.path.join(GUESTS, "counter.elf")
     dst = os.path.join(b.tmp, "dst")
     port = b.next_port()
-    b.keel("run", "-d", "--name", "mg", "--memory", "256M", "--kernel", counter,
-           "--cmdline", "mem_mb=200 dirty_mbps=%d" % rate)
+    tf = os.path.join(b.tmp, "mtrace")
+    if os.path.exists(tf):
+        os.unlink(tf)
+    env_src = dict(os.environ, KEEL_ROOT=b.root, KEEL_VM_TRACE=tf)
+    env_dst = dict(os.environ, KEEL_ROOT=dst, KEEL_VM_TRACE=tf)
+    src = subprocess.Popen([KEEL, "vm", "run", "-a", "--name", "mg", "--memory", "256M",
+                            "--kernel", counter, "--cmdline", "mem_mb=200 dirty_mbps=%d" % rate],
+                           env=env_src, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL)
     recv = None
     try:
-        b.keel_wait_log("mg", "COUNT 3 OK", 30)
-        env = dict(os.environ, KEEL_ROOT=dst)
-        out = os.path.join(b.tmp, "recv.out")
-        recv = subprocess.Popen([KEEL, "vm", "receive", "--listen", "127.0.0.1:%d" % port,
-                                 "--name", "mg"], env=env, stdout=open(out, "w"),
-                                stderr=subprocess.STDOUT)
+        sl = Lines(src.stdout)
+        sl.wait("COUNT 3 OK", 30)
+        out = os.path.join(b.tmp, "recv.err")
+        recv = subprocess.Popen([KEEL, "vm", "receive", "-a", "--listen",
+                                 "127.0.0.1:%d" % port, "--name", "mg"], env=env_dst,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=open(out, "w"))
+        dl = Lines(recv.stdout)
         wait_file(out, "listening", 10)
         r = b.keel("migrate", "mg", "--to", "127.0.0.1:%d" % port, "--max-downtime", "50ms")
-        recv.wait(timeout=30)
         last = r.stdout.strip().splitlines()[-1]
         m = re.search(r"total=(\d+)ms downtime=(\d+)ms", last)
-        b.keel_wait_log("mg", "COUNT", 10, root=dst)
+        dl.wait("COUNT", 10)
         time.sleep(1)
-        corrupt = "CORRUPT" in open(os.path.join(dst, "vms", "mg", "console.log")).read()
-        return float(m.group(1)), float(m.group(2)), corrupt
+        src.wait(timeout=10)
+        corrupt = "CORRUPT" in dl.text()
+        first = {}
+        for line in open(tf):
+            _, ns, step = line.split(None, 2)
+            first.setdefault(step.strip(), int(ns))
+        pause = first.get("migrate: pause")
+        # the last "vcpu0: first KVM_RUN" is the destination's (the source's came at boot)
+        run = max((int(l.split()[1]) for l in open(tf) if "vcpu0: first KVM_RUN" in l),
+                  default=None)
+        sent = first.get("migrate: state sent")
+        src_side = (sent - pause) / 1e6 if pause and sent else float("nan")
+        to_run = (run - pause) / 1e6 if pause and run and run > pause else float("nan")
+        return (float(m.group(1)), float(m.group(2)), src_side, to_run,
+                guest_downtime(sl, dl), corrupt)
     finally:
-        if recv and recv.poll() is None:
-            recv.kill()
-            recv.wait()
         b.keel("rm", "-f", "mg", root=dst, check=False)
         b.keel("rm", "-f", "mg", check=False)
+        for p in (recv, src):
+            if p and p.poll() is None:
+                p.kill()
+            if p:
+                p.wait()
 
 
 def qemu_migrate(b, rate):
@@ -359,29 +472,30 @@ def qemu_migrate(b, rate):
     cl = "mem_mb=200 dirty_mbps=%d" % rate
     port = b.next_port()
     qs, qd = os.path.join(b.tmp, "src.sock"), os.path.join(b.tmp, "dst.sock")
-    dlog = os.path.join(b.tmp, "dst.log")
-    open(dlog, "w").close()
     src = b.spawn_qemu(b.qemu_cmd("256M", counter, cl, qmp=qs), stdout=subprocess.PIPE)
-    dst = b.spawn_qemu(b.qemu_cmd("256M", counter, cl, qmp=qd, serial="file:" + dlog,
-                                  incoming="tcp:127.0.0.1:%d" % port), stdout=subprocess.DEVNULL)
+    dst = b.spawn_qemu(b.qemu_cmd("256M", counter, cl, qmp=qd,
+                                  incoming="tcp:127.0.0.1:%d" % port), stdout=subprocess.PIPE)
     try:
-        read_until(src, "COUNT 3 OK", 30)
+        sl, dl = Lines(src.stdout), Lines(dst.stdout)
+        sl.wait("COUNT 3 OK", 30)
         q = Qmp(qs)
         Qmp(qd).close()  # the destination listens once its QMP answers
         q.cmd("migrate-set-parameters", **{"downtime-limit": 50, "max-bandwidth": 1 << 40})
         q.cmd("migrate", uri="tcp:127.0.0.1:%d" % port)
         m = wait_migration(q, 120)
         q.close()
-        wait_file(dlog, "COUNT", 10)
+        dl.wait("COUNT", 10)
         time.sleep(1)
-        corrupt = "CORRUPT" in open(dlog, errors="replace").read()
-        return float(m.get("total-time", 0)), float(m.get("downtime", 0)), corrupt
+        corrupt = "CORRUPT" in dl.text()
+        return (float(m.get("total-time", 0)), float(m.get("downtime", 0)),
+                float(m.get("downtime", 0)), float("nan"), guest_downtime(sl, dl), corrupt)
     finally:
         b.end(src)
         b.end(dst)
 
 
 def med(v):
+    v = [x for x in v if x == x]  # NaN: a run that could not be measured
     return statistics.median(v) if v else float("nan")
 
 
@@ -413,8 +527,11 @@ def main():
             res[t]["overhead_kib"], res[t]["guest_rss_kib"] = rss(b, t)
         for mem, mb in (("256M", 200), ("1G", 900)):
             log("snapshot/restore %s" % mem)
+            ph = {}
             res["keel"]["snap_" + mem], res["keel"]["restore_" + mem] = \
-                keel_snapshot(b, mem, mb, heavy)
+                keel_snapshot(b, mem, mb, heavy, ph)
+            for k, v in ph.items():
+                res["keel"]["restore_%s_%s" % (k, mem)] = v
             if have_qemu:
                 res["qemu"]["snap_" + mem], res["qemu"]["restore_" + mem] = \
                     qemu_snapshot(b, mem, mb, heavy)
@@ -422,10 +539,14 @@ def main():
             log("migration dirty_mbps=%d" % rate)
             for i in range(heavy):
                 for t in tools:
-                    tot, down, bad = (keel_migrate if t == "keel" else qemu_migrate)(b, rate)
+                    tot, down, sdown, rdown, gdown, bad = \
+                        (keel_migrate if t == "keel" else qemu_migrate)(b, rate)
                     r = res[t]
                     r.setdefault("mig_total_%d" % rate, []).append(tot)
                     r.setdefault("mig_down_%d" % rate, []).append(down)
+                    r.setdefault("mig_sdown_%d" % rate, []).append(sdown)
+                    r.setdefault("mig_rdown_%d" % rate, []).append(rdown)
+                    r.setdefault("mig_gdown_%d" % rate, []).append(gdown)
                     r.setdefault("mig_corrupt_%d" % rate, []).append(bad)
     finally:
         b.cleanup()
@@ -440,24 +561,42 @@ def report(res, tools, runs, heavy):
     rows = [
         ("start to MARKER-INIT, hello.elf, 256M (ms)", "start_ms", runs),
         ("snapshot 256M, 200 MiB written (ms)", "snap_256M", heavy),
-        ("restore 256M to running (ms)", "restore_256M", heavy),
+        ("restore 256M: command, spawn to exit (ms)", "restore_256M", "k10"),
+        ("  spawn -> guest's first KVM_RUN (ms)", "restore_running_256M", "k10"),
+        ("  of which exec of keel to main() (ms)", "restore_exec_256M", "k10"),
+        ("  of which fork + daemonize (ms)", "restore_fork_256M", "k10"),
+        ("  of which restore in the VMM (ms)", "restore_vmm_256M", "k10"),
+        ("    of which KVM VM+irqchip+PIT+slots+vCPUs", "restore_kvm_256M", "k10"),
+        ("  guest running -> command exits (ms)", "restore_report_256M", "k10"),
         ("snapshot 1G, 900 MiB written (ms)", "snap_1G", heavy),
-        ("restore 1G to running (ms)", "restore_1G", heavy),
+        ("restore 1G: command, spawn to exit (ms)", "restore_1G", "k10"),
+        ("  spawn -> guest's first KVM_RUN (ms)", "restore_running_1G", "k10"),
+        ("  of which restore in the VMM (ms)", "restore_vmm_1G", "k10"),
         ("migrate idle 256M: total (ms)", "mig_total_0", heavy),
-        ("migrate idle 256M: downtime (ms)", "mig_down_0", heavy),
+        ("migrate idle 256M: downtime, VMM's own (ms)", "mig_down_0", heavy),
+        ("migrate idle 256M: pause -> last byte sent (ms)", "mig_sdown_0", heavy),
+        ("migrate idle 256M: pause -> dest. KVM_RUN (ms)", "mig_rdown_0", heavy),
+        ("migrate idle 256M: COUNT gap - period (ms) [*]", "mig_gdown_0", heavy),
         ("migrate 50 MiB/s dirtying: total (ms)", "mig_total_50", heavy),
-        ("migrate 50 MiB/s dirtying: downtime (ms)", "mig_down_50", heavy),
+        ("migrate 50 MiB/s: downtime, VMM's own (ms)", "mig_down_50", heavy),
+        ("migrate 50 MiB/s: pause -> last byte sent (ms)", "mig_sdown_50", heavy),
+        ("migrate 50 MiB/s: pause -> dest. KVM_RUN (ms)", "mig_rdown_50", heavy),
+        ("migrate 50 MiB/s: COUNT gap - period (ms) [*]", "mig_gdown_50", heavy),
     ]
-    print("%-44s %10s %10s %8s" % ("median of N runs", "keel", "qemu", "keel/qemu"))
+    print("%-46s %10s %10s %8s" % ("median of N runs", "keel", "qemu", "keel/qemu"))
     for label, key, n in rows:
         k = med(res["keel"].get(key, []))
         q = med(res["qemu"].get(key, [])) if "qemu" in tools else float("nan")
         ratio = "%.2f" % (k / q) if q == q and q > 0 else "-"
-        print("%-44s %10.1f %10.1f %8s   (N=%d)" % (label, k, q, ratio, n))
+        nk = len(res["keel"].get(key, []))
+        nn = "N=%d" % n if n != "k10" else "N=%d keel, %d qemu" % (nk, heavy)
+        f = lambda v: "%10.1f" % v if v == v else "%10s" % "-"
+        print("%-46s %s %s %8s   (%s)" % (label, f(k), f(q), ratio, nn))
     k = res["keel"]["overhead_kib"]
     q = res["qemu"]["overhead_kib"] if "qemu" in tools else float("nan")
     ratio = "%.2f" % (k / q) if q == q and q > 0 else "-"
-    print("%-44s %10.0f %10.0f %8s" % ("VMM RSS beyond guest memory (KiB)", k, q, ratio))
+    print("%-46s %10.0f %10.0f %8s" % ("VMM RSS beyond guest memory (KiB)", k, q, ratio))
+    print("[*] the guest's view; not comparable between the VMMs: see bench/README.md")
     for t in tools:
         bad = sum(res[t].get("mig_corrupt_0", []) + res[t].get("mig_corrupt_50", []))
         print("%s: migrated guests reporting CORRUPT afterwards: %d of %d" %

@@ -70,3 +70,18 @@ teardown_file() { vm_teardown_file; }
 	[ "$status" -eq 1 ] && [[ "$output" == *"wrong size"* ]]
 	[ -z "$(ls "$KEEL_ROOT/vms" | grep bad)" ]
 }
+
+@test "restore maps memory unread, and reports running only once vCPU 0 is in KVM_RUN" {
+	# a memory file with a wrong checksum restores without --verify: it is mapped, not read
+	cp -r "$KEEL_ROOT/snap" "$KEEL_ROOT/flip"
+	printf 'x' | dd of="$KEEL_ROOT/flip/memory" bs=1 seek=$((200 << 20)) conv=notrunc 2>/dev/null
+	KEEL_VM_TRACE="$KEEL_ROOT/trace" run "$KEEL" vm restore "$KEEL_ROOT/flip" --name fast1
+	[ "$status" -eq 0 ]
+	cat "$KEEL_ROOT/trace" | sed 's/^/# /' >&3
+	entered=$(awk '/vcpu0: first KVM_RUN/ {print $2; exit}' "$KEEL_ROOT/trace")
+	reported=$(awk '/cli: running reported/ {print $2; exit}' "$KEEL_ROOT/trace")
+	[ -n "$entered" ] && [ -n "$reported" ] && [ "$entered" -le "$reported" ]
+	# the memory file was not checksummed, and the restored directory has the real config
+	[ "$(jq -r .memory "$KEEL_ROOT/vms/fast1/config.json")" = $((256 << 20)) ]
+	"$KEEL" vm rm -f fast1
+}

@@ -51,6 +51,8 @@ int keel_cli_vm(int argc, char **argv)
 	struct vm_cli c = {.root = NULL};
 	int i = 1;
 
+	keel_vm_trace("cli: start");
+
 	while (i < argc && argv[i][0] == '-') {
 		if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) {
 			c.root = argv[i + 1];

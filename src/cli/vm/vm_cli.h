@@ -26,11 +26,17 @@ struct vm_launch {
 	const char *snapshot_dir;
 	const char *want_name;
 	int conn_fd;
+	bool files_ready; /* control socket and vmm.pid made (vm_launch_files) */
+	int ctl_fd;       /* the control socket once files_ready */
 };
 
 /* Runs the VMM attached (returns the VM's exit status) or daemonized (returns 0 once the VM
  * runs, 1 after printing the error). */
 int vm_launch(struct vm_launch *l);
+
+/* In the VMM process: makes the control socket and vmm.pid of l->name. vm_launch does it after
+ * build(); receive does it earlier, before the guest pauses on the source. */
+int vm_launch_files(struct vm_launch *l, keel_error_t *err);
 
 /* Opens the console output of VM name: stdout when attached, else console.log. */
 int vm_open_console(const struct vm_launch *l, keel_error_t *err);

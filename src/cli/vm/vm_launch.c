@@ -41,34 +41,48 @@ static void vmm_files_cleanup(const struct vm_launch *l)
 		unlink(path);
 }
 
+int vm_launch_files(struct vm_launch *l, keel_error_t *err)
+{
+	char path[PATH_MAX], pid[32];
+	int fd;
+
+	if (keel_vm_dir_path(l->root, l->name, "control.sock", path, err) < 0 ||
+	    (fd = keel_vm_control_listen(path, err)) < 0)
+		return -1;
+	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	keel_vm_dir_path(l->root, l->name, "vmm.pid", path, NULL);
+	keel_write_file_atomic(path, pid, strlen(pid), 0600, NULL);
+	keel_vm_dir_path(l->root, l->name, "exit", path, NULL);
+	unlink(path);
+	l->ctl_fd = fd;
+	l->files_ready = true;
+	return 0;
+}
+
 /* Builds the VM and readies its files; returns the VM or NULL. */
 static struct keel_vm *vmm_prepare(struct vm_launch *l, int *console_fd, int *ctl_fd,
 				   keel_error_t *err)
 {
-	char path[PATH_MAX], pid[32];
 	struct keel_vm *vm;
 
 	*console_fd = *ctl_fd = -1;
 	vm = l->build(l, -1, err);
 	if (!vm)
 		return NULL;
-	if (keel_vm_dir_path(l->root, l->name, "control.sock", path, err) < 0 ||
-	    (*ctl_fd = keel_vm_control_listen(path, err)) < 0) {
+	if (!l->files_ready && vm_launch_files(l, err) < 0) {
 		keel_vm_free(vm);
 		return NULL;
 	}
-	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-	keel_vm_dir_path(l->root, l->name, "vmm.pid", path, NULL);
-	keel_write_file_atomic(path, pid, strlen(pid), 0600, NULL);
-	keel_vm_dir_path(l->root, l->name, "exit", path, NULL);
-	unlink(path);
+	*ctl_fd = l->ctl_fd;
 	return vm;
 }
 
 static void vmm_finish(struct vm_launch *l, int status, const keel_error_t *err)
 {
-	vmm_files_cleanup(l);
+	/* exit first: vmm.pid going away tells `stop` and `rm` that the VMM is done with the
+	 * directory, so nothing may be written into it after that */
 	keel_vm_dir_set_exit(l->root, l->name, status, status ? err->msg : "");
+	vmm_files_cleanup(l);
 	if (l->rm)
 		keel_vm_dir_remove(l->root, l->name, NULL);
 }
@@ -105,11 +119,20 @@ static int run_attached(struct vm_launch *l)
 	return status;
 }
 
+/* One close_range per gap instead of a thousand close() calls (syscalls are not cheap on
+ * this kvm_pvm host). a and b may be -1. */
 static void close_fds_except(int a, int b)
 {
-	for (int fd = 3; fd < 1024; fd++)
-		if (fd != a && fd != b)
-			close(fd);
+	int keep[2] = {a < b ? a : b, a < b ? b : a};
+	unsigned from = 3;
+	for (int i = 0; i < 2; i++) {
+		if (keep[i] < (int)from)
+			continue;
+		if (keep[i] > (int)from)
+			close_range(from, (unsigned)keep[i] - 1, 0);
+		from = (unsigned)keep[i] + 1;
+	}
+	close_range(from, ~0U, 0);
 }
 
 static void redirect_stdio(const struct vm_launch *l)
@@ -156,6 +179,7 @@ static int daemon_started(struct keel_vm *vm, void *arg, keel_error_t *err)
 	struct daemon_ctx *d = arg;
 	if (d->l->started && d->l->started(vm, d->l->arg, err) < 0)
 		return -1;
+	keel_vm_trace("daemon: report running");
 	send_report(d->fd, 1, d->l->name, NULL);
 	close(d->fd);
 	d->fd = -1;
@@ -170,10 +194,13 @@ static void run_daemon(struct vm_launch *l, int report_fd)
 	struct daemon_ctx d = {l, report_fd};
 	struct keel_vm *vm;
 
+	keel_vm_trace("daemon: forked");
 	setsid();
 	close_fds_except(report_fd, l->keep_fd);
 	redirect_stdio(l);
+	keel_vm_trace("daemon: detached");
 	vm = vmm_prepare(l, &console_fd, &ctl_fd, &err);
+	keel_vm_trace("daemon: prepared");
 	if (!vm) {
 		send_report(report_fd, 0, NULL, &err);
 		_exit(1);
@@ -201,6 +228,7 @@ static int wait_report(int fd, pid_t child)
 		n = read(fd, &r, sizeof(r));
 	while (n < 0 && errno == EINTR);
 	if (n == (ssize_t)sizeof(r) && r.ok) {
+		keel_vm_trace("cli: running reported");
 		printf("%s\n", r.name);
 		return 0;
 	}
@@ -223,6 +251,7 @@ int vm_launch(struct vm_launch *l)
 		return 1;
 	}
 	fflush(stdout);
+	keel_vm_trace("cli: fork");
 	pid = fork();
 	if (pid < 0) {
 		perror("keel vm: fork");

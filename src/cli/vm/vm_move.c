@@ -64,31 +64,26 @@ int vm_cmd_snapshot(struct vm_cli *c, int argc, char **argv)
 	return 0;
 }
 
+/* Runs in the VMM process. The snapshot is read and checked once, here (its state sections'
+ * checksums; the memory file is mapped, not read); the VM's directory is made from the
+ * restored config only once the VM exists, so a bad snapshot leaves nothing behind. */
 static struct keel_vm *build_restore(struct vm_launch *l, int unused, keel_error_t *err)
 {
-	struct keel_vm *vm;
-	struct keel_vm_config cfg = {0};
+	struct keel_vm *vm = keel_vm_restore(l->snapshot_dir, -1, err);
 	int console_fd;
-	/* The dir is made from the snapshot's config; the VM itself from its state. */
-	if (keel_vm_snapshot_verify(l->snapshot_dir, false, err) < 0)
+	if (!vm)
 		return NULL;
-	cfg.kernel = (char *)"(restored)";
-	cfg.cpus = 1;
-	cfg.mem_bytes = 1;
-	if (keel_vm_dir_create(l->root, l->name, &cfg, l->snapshot_dir, err) < 0)
+	if (keel_vm_dir_create(l->root, l->name, keel_vm_config(vm), l->snapshot_dir, err) < 0) {
+		keel_vm_free(vm);
 		return NULL;
+	}
 	console_fd = vm_open_console(l, err);
-	vm = console_fd < 0 ? NULL : keel_vm_restore(l->snapshot_dir, console_fd, err);
-	if (!vm) {
+	if (console_fd < 0) {
+		keel_vm_free(vm);
 		keel_vm_dir_remove(l->root, l->name, NULL);
 		return NULL;
 	}
-	/* now write the real config (kernel path etc.) from the restored VM */
-	char path[PATH_MAX];
-	cleanup_free char *text = keel_vm_config_json(keel_vm_config(vm));
-	keel_vm_dir_path(l->root, l->name, "config.json", path, NULL);
-	if (text)
-		keel_write_file_atomic(path, text, strlen(text), 0600, NULL);
+	keel_vm_set_console(vm, console_fd);
 	return vm;
 }
 
@@ -115,7 +110,9 @@ int vm_cmd_restore(struct vm_cli *c, int argc, char **argv)
 		return fprintf(stderr, "Usage: keel vm restore DIR [--name NEW] [-a]\n"), 125;
 	if (!realpath(dir, absdir))
 		return keel_err_sys(&err, "snapshot %s", dir), vm_cli_die(&err);
-	if (keel_vm_snapshot_verify(absdir, verify, &err) < 0)
+	/* Without --verify the VMM checks the state while restoring (and reports errors); the
+	 * memory checksum means reading all of RAM, so only --verify does it. */
+	if (verify && keel_vm_snapshot_verify(absdir, true, &err) < 0)
 		return vm_cli_die(&err);
 	if (!name) {
 		const char *base = strrchr(absdir, '/') ? strrchr(absdir, '/') + 1 : absdir;
@@ -206,34 +203,46 @@ static int listen_tcp(const char *addr, keel_error_t *err)
 
 struct recv_ctx {
 	int listen_fd, conn_fd;
+	bool dir_made;
 };
 
-static struct keel_vm *build_receive(struct vm_launch *l, int unused, keel_error_t *err)
+/* Called by keel_vm_receive once the stream's header is in and the VM is built, before the
+ * memory: everything a VM needs on disk (directory, console log, control socket, vmm.pid) is
+ * made while the guest still runs on the source, not in the downtime. */
+static int receive_ready(struct keel_vm *vm, void *arg, keel_error_t *err)
 {
+	struct vm_launch *l = arg;
 	struct recv_ctx *r = l->arg;
-	struct keel_vm *vm;
-	/* The VM's console goes to a log opened by name; the name comes with the stream, so the
-	 * receiver writes console output to a pipe-less temp until it knows it: receive opens
-	 * it itself via the name callback. */
-	vm = keel_vm_receive(r->listen_fd, -1, &r->conn_fd, err);
-	close(r->listen_fd);
-	if (!vm)
-		return NULL;
+	int fd;
 	if (!l->name[0]) {
 		const char *n = keel_vm_config(vm)->name;
 		snprintf(l->name, sizeof(l->name), "%s", n ? n : "migrated");
 	}
-	if (keel_vm_dir_create(l->root, l->name, keel_vm_config(vm), "migration", err) < 0) {
-		keel_vm_free(vm);
-		return NULL;
-	}
-	int fd = vm_open_console(l, err);
-	if (fd < 0) {
-		keel_vm_free(vm);
-		return NULL;
-	}
+	if (keel_vm_dir_create(l->root, l->name, keel_vm_config(vm), "migration", err) < 0)
+		return -1;
+	r->dir_made = true;
+	fd = vm_open_console(l, err);
+	if (fd < 0)
+		return -1;
 	keel_vm_set_console(vm, fd);
-	return vm;
+	return vm_launch_files(l, err);
+}
+
+static struct keel_vm *build_receive(struct vm_launch *l, int unused, keel_error_t *err)
+{
+	struct recv_ctx *r = l->arg;
+	struct keel_vm *vm = keel_vm_receive(r->listen_fd, -1, &r->conn_fd, receive_ready, l, err);
+	close(r->listen_fd);
+	if (vm)
+		return vm;
+	/* nothing left behind: no directory, socket or pid file of a VM that never came */
+	if (l->files_ready) {
+		close(l->ctl_fd);
+		l->files_ready = false;
+	}
+	if (r->dir_made)
+		keel_vm_dir_remove(l->root, l->name, NULL);
+	return NULL;
 }
 
 static int receive_started(struct keel_vm *vm, void *arg, keel_error_t *err)
@@ -244,7 +253,7 @@ static int receive_started(struct keel_vm *vm, void *arg, keel_error_t *err)
 
 int vm_cmd_receive(struct vm_cli *c, int argc, char **argv)
 {
-	static struct recv_ctx r = {-1, -1};
+	static struct recv_ctx r = {-1, -1, false};
 	struct vm_launch l = {.root = c->root, .build = build_receive,
 			      .started = receive_started, .arg = &r};
 	keel_error_t err = {0};

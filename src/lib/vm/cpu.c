@@ -133,8 +133,18 @@ static int cpu_create(struct keel_vm *vm, unsigned id, keel_error_t *err)
 		cpu->run = NULL;
 		return keel_err_sys(err, "mmap kvm_run");
 	}
-	if (setup_cpuid(cpu, err) < 0 || setup_msrs(cpu, err) < 0 || setup_lapic(cpu, err) < 0)
+	if (setup_cpuid(cpu, err) < 0)
 		return keel_err_wrap(err, "vCPU %u", id);
+	return 0;
+}
+
+/* Only a booting VM needs these: a restored or received one loads every MSR and the LAPIC
+ * from its state, so they are not set twice on the restore path. */
+int vm_cpus_boot_defaults(struct keel_vm *vm, keel_error_t *err)
+{
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if (setup_msrs(&vm->cpus[i], err) < 0 || setup_lapic(&vm->cpus[i], err) < 0)
+			return keel_err_wrap(err, "vCPU %u", i);
 	return 0;
 }
 
@@ -299,7 +309,17 @@ static void *cpu_thread(void *arg)
 	sigaddset(&set, KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
+	bool first = true;
 	while (cpu_checkpoint(cpu)) {
+		if (first) { /* keel_vm_start returns once every vCPU got here */
+			first = false;
+			if (cpu->id == 0)
+				keel_vm_trace("vcpu0: first KVM_RUN");
+			pthread_mutex_lock(&cpu->vm->lock);
+			cpu->vm->entered++;
+			pthread_cond_broadcast(&cpu->vm->cond);
+			pthread_mutex_unlock(&cpu->vm->lock);
+		}
 		if (ioctl(cpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -336,6 +356,10 @@ int vm_cpus_start(struct keel_vm *vm, keel_error_t *err)
 		vm->cpus[i].started = true;
 		vm->running++;
 	}
+	/* "Running" means the guest runs: wait until each thread enters KVM_RUN (or the VM
+	 * ends, or is paused before it could). */
+	while (!ret && vm->entered < vm->running && !vm->stop_req && !vm->pause_req)
+		pthread_cond_wait(&vm->cond, &vm->lock);
 	pthread_mutex_unlock(&vm->lock);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return ret;

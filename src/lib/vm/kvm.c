@@ -177,11 +177,22 @@ struct keel_vm *vm_build(const struct keel_vm_config *cfg, int console_fd, int m
 		return NULL;
 	}
 	vm->console_fd = console_fd;
-	if (copy_config(&vm->cfg, cfg, err) < 0 || open_kvm(vm, err) < 0 ||
-	    create_irqchip(vm, err) < 0 || create_memory(vm, mem_fd, err) < 0 ||
-	    vm_cpus_create(vm, err) < 0 || vm_serial_create(vm, err) < 0 ||
-	    vm_i8042_create(vm, err) < 0 || vm_virtio_create(vm, err) < 0)
+	if (copy_config(&vm->cfg, cfg, err) < 0 || open_kvm(vm, err) < 0)
 		goto fail;
+	keel_vm_trace("build: KVM_CREATE_VM done");
+	if (create_irqchip(vm, err) < 0)
+		goto fail;
+	keel_vm_trace("build: irqchip+pit done");
+	if (create_memory(vm, mem_fd, err) < 0)
+		goto fail;
+	keel_vm_trace("build: memory mapped, slots set");
+	if (vm_cpus_create(vm, err) < 0)
+		goto fail;
+	keel_vm_trace("build: vcpus created");
+	if (vm_serial_create(vm, err) < 0 || vm_i8042_create(vm, err) < 0 ||
+	    vm_virtio_create(vm, err) < 0)
+		goto fail;
+	keel_vm_trace("build: devices created");
 	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->exit_efd < 0) {
 		keel_err_sys(err, "eventfd");
@@ -201,7 +212,7 @@ struct keel_vm *keel_vm_new(const struct keel_vm_config *cfg, int console_fd, ke
 		return NULL;
 	}
 	vm = vm_build(cfg, console_fd, -1, err);
-	if (vm && vm_load_kernel(vm, err) < 0) {
+	if (vm && (vm_cpus_boot_defaults(vm, err) < 0 || vm_load_kernel(vm, err) < 0)) {
 		keel_vm_free(vm);
 		return NULL;
 	}
@@ -223,6 +234,7 @@ void keel_vm_free(struct keel_vm *vm)
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);
 	free(vm->cpuid);
+	free(vm->msr_idx);
 	free(vm->dev_dirty);
 	keel_closep(&vm->exit_efd);
 	keel_closep(&vm->vm_fd);

@@ -87,6 +87,9 @@ struct keel_vm {
 	uint64_t *dev_dirty;
 
 	struct kvm_cpuid2 *cpuid;
+	uint32_t *msr_idx; /* MSRs saved with the state (state.c), probed once */
+	unsigned nmsr_idx;
+	bool msrs_probed;
 	struct vm_cpu cpus[KEEL_VM_MAX_CPUS];
 	unsigned ncpus;
 
@@ -100,6 +103,7 @@ struct keel_vm {
 	bool pause_req, stop_req;
 	unsigned paused;  /* vCPUs parked */
 	unsigned running; /* vCPU threads alive */
+	unsigned entered; /* vCPU threads that reached their first KVM_RUN */
 	int status;
 	keel_error_t err; /* first failure of a vCPU thread */
 	int exit_efd;
@@ -121,6 +125,8 @@ struct keel_vm *vm_build(const struct keel_vm_config *cfg, int console_fd, int m
 
 /* ---- cpu.c ---- */
 int vm_cpus_create(struct keel_vm *vm, keel_error_t *err);
+/* MSR and LAPIC defaults for a VM that boots (not for restore or migration). */
+int vm_cpus_boot_defaults(struct keel_vm *vm, keel_error_t *err);
 void vm_cpus_destroy(struct keel_vm *vm);
 int vm_cpus_start(struct keel_vm *vm, keel_error_t *err);
 void vm_cpus_kick(struct keel_vm *vm);
@@ -146,6 +152,8 @@ int vm_irq_line(struct keel_vm *vm, unsigned gsi, int level);
 
 /* ---- state.c: the snapshot/migration state blob ---- */
 ssize_t vm_state_blob(struct keel_vm *vm, uint8_t **out, keel_error_t *err);
+/* Does the state blob's slow, guest-independent probing ahead of time (the MSR list). */
+int vm_state_prepare(struct keel_vm *vm, keel_error_t *err);
 int vm_state_apply(struct keel_vm *vm, const uint8_t *blob, size_t len, keel_error_t *err);
 /* Parses the config section of a state blob into cfg. */
 int vm_state_blob_config(const uint8_t *blob, size_t len, struct keel_vm_config *cfg,

@@ -36,6 +36,10 @@
 #define MIG_ACK   "ACK1"
 #define BATCH     256
 #define RECV_IDLE_S 10 /* a receiver gives up on a silent source: never a hung VMM */
+/* Pre-copy stops once the rest would go out in this long (or half the downtime budget if
+ * that is less): the more rounds it takes to get there, the shorter the pause. Each round
+ * is short once the set is small, so going further than the budget costs little. */
+#define FINAL_ROUND_MS 3.0
 
 enum { R_HDR = 1, R_PAGES, R_STATE, R_END };
 
@@ -216,16 +220,29 @@ static int stop_and_copy(struct keel_vm *vm, struct stream *s, uint64_t *bm, uin
 	/* bm still holds the pages dirtied during the last pre-copy round, never sent: add the
 	 * ones dirtied since (collect_dirty ORs into bm) and send both. */
 	(void)words;
-	if (collect_dirty(vm, bm, err) < 0 || send_pages(vm, s, bm, npages, pages_sent, err) < 0)
+	uint64_t before = *pages_sent;
+	if (collect_dirty(vm, bm, err) < 0)
 		return -1;
+	keel_vm_trace("migrate: last dirty log read");
+	if (send_pages(vm, s, bm, npages, pages_sent, err) < 0)
+		return -1;
+	if (keel_vm_tracing()) {
+		char m[64];
+		snprintf(m, sizeof(m), "migrate: %llu last pages",
+			 (unsigned long long)(*pages_sent - before));
+		keel_vm_trace(m);
+	}
+	keel_vm_trace("migrate: last pages sent");
 	len = vm_state_blob(vm, &blob, err);
 	if (len < 0 || send_rec(s, R_STATE, 0, blob, (uint64_t)len, err) < 0 ||
 	    send_rec(s, R_END, 0, NULL, 0, err) < 0)
 		return -1;
+	keel_vm_trace("migrate: state sent");
 	if (poll(&p, 1, 30000) <= 0)
 		return keel_err(err, ETIMEDOUT, "no acknowledgement from the destination");
 	if (recv_all(s->fd, ack, 4, err) < 0 || memcmp(ack, MIG_ACK, 4) != 0)
 		return keel_err(err, EPROTO, "the destination did not acknowledge");
+	keel_vm_trace("migrate: ack received");
 	return 0;
 }
 
@@ -244,25 +261,39 @@ static int precopy(struct keel_vm *vm, struct stream *s, const struct keel_vm_mi
 		if (vm->ram[p * PAGE_SIZE] || memcmp(vm->ram + p * PAGE_SIZE,
 						     vm->ram + p * PAGE_SIZE + 1, PAGE_SIZE - 1))
 			bm[p / 64] |= 1ull << (p % 64);
+	uint64_t t_start = now_ns(), sent_start = s->sent;
+	double target_ms = (double)o->max_downtime_ms / 2;
+	if (target_ms > FINAL_ROUND_MS)
+		target_ms = FINAL_ROUND_MS;
 	for (st->rounds = 1;; st->rounds++) {
-		uint64_t t = now_ns(), before = s->sent;
 		if (send_pages(vm, s, bm, npages, &sent_pages, err) < 0)
 			return -1;
-		double secs = (double)(now_ns() - t) / 1e9;
-		double rate = secs > 0 ? (double)(s->sent - before) / secs : 1e12;
+		/* The rate over the whole migration so far: a small round's own rate is inflated
+		 * by the socket buffer, which swallows it without waiting for the link. */
+		double secs = (double)(now_ns() - t_start) / 1e9;
+		double rate = secs > 0 ? (double)(s->sent - sent_start) / secs : 1e12;
 		memset(bm, 0, words * 8);
 		if ((dirty = collect_dirty(vm, bm, err)) < 0)
 			return -1;
 		double eta_ms = (double)dirty * (PAGE_SIZE + 8) / (rate > 1 ? rate : 1) * 1e3;
 		stale = dirty < best ? 0 : stale + 1;
 		best = dirty < best ? dirty : best;
-		if (eta_ms <= (double)o->max_downtime_ms / 2 || st->rounds >= o->max_rounds ||
-		    stale >= 3)
+		if (keel_vm_tracing()) {
+			char m[96];
+			snprintf(m, sizeof(m), "migrate: round %u: %lld dirty, eta %.1f ms at %.0f MB/s",
+				 st->rounds, (long long)dirty, eta_ms, rate / 1e6);
+			keel_vm_trace(m);
+		}
+		if (eta_ms <= target_ms || st->rounds >= o->max_rounds || stale >= 3)
 			break;
 	}
+	if (vm_state_prepare(vm, err) < 0) /* MSR probing: before the pause, not in it */
+		return -1;
 	uint64_t pause_t = now_ns();
+	keel_vm_trace("migrate: pause");
 	if (keel_vm_pause(vm, err) < 0)
 		return -1;
+	keel_vm_trace("migrate: paused");
 	if (stop_and_copy(vm, s, bm, words, npages, &sent_pages, err) < 0) {
 		keel_vm_resume(vm);
 		return -1;
@@ -369,13 +400,16 @@ static int recv_body(struct keel_vm *vm, int fd, keel_error_t *err)
 			if (r.len > (64u << 20))
 				return keel_err(err, EPROTO, "migration stream: state too large");
 			cleanup_free uint8_t *blob = malloc(r.len ? r.len : 1);
+			keel_vm_trace("receive: state record");
 			if (!blob || recv_all(fd, blob, r.len, err) < 0 ||
 			    vm_state_apply(vm, blob, r.len, err) < 0)
 				return -1;
+			keel_vm_trace("receive: state applied");
 			have_state = true;
 			break;
 		}
 		case R_END:
+			keel_vm_trace("receive: end of stream");
 			if (!have_state)
 				return keel_err(err, EPROTO, "migration stream: ended without state");
 			return 0;
@@ -385,7 +419,9 @@ static int recv_body(struct keel_vm *vm, int fd, keel_error_t *err)
 	}
 }
 
-struct keel_vm *keel_vm_receive(int listen_fd, int console_fd, int *conn_fd, keel_error_t *err)
+struct keel_vm *keel_vm_receive(int listen_fd, int console_fd, int *conn_fd,
+				int (*ready)(struct keel_vm *vm, void *arg, keel_error_t *err),
+				void *arg, keel_error_t *err)
 {
 	cleanup_close int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	struct keel_vm *vm;
@@ -394,9 +430,11 @@ struct keel_vm *keel_vm_receive(int listen_fd, int console_fd, int *conn_fd, kee
 		return NULL;
 	}
 	struct timeval idle = {.tv_sec = RECV_IDLE_S};
+	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* the ack goes at once */
 	vm = recv_header(fd, console_fd, err);
-	if (vm && recv_body(vm, fd, err) < 0) {
+	if (vm && ((ready && ready(vm, arg, err) < 0) || recv_body(vm, fd, err) < 0)) {
 		keel_vm_free(vm);
 		vm = NULL;
 	}

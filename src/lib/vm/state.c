@@ -63,16 +63,23 @@ static void put(struct blob *b, uint32_t tag, uint32_t index, const void *data, 
 	b->nsec++;
 }
 
-/* MSRs KVM can both read and write here, found once by trial: the index list includes some a
- * backend (kvm_pvm) refuses, and KVM_GET_MSRS stops at the first refusal. */
+/* MSRs KVM can both read and write here, found by trial: the index list includes some a
+ * backend (kvm_pvm) refuses, and KVM_GET_MSRS stops at the first refusal. The answer depends
+ * on KVM, not on the guest, so it is probed once per VM (an ioctl per MSR: migration does it
+ * before pausing the guest, through vm_state_prepare). */
 static unsigned msr_list(struct vm_cpu *cpu, uint32_t *out)
 {
+	struct keel_vm *vm = cpu->vm;
 	struct {
 		struct kvm_msr_list h;
 		uint32_t idx[1024];
 	} l = {.h.nmsrs = 1024};
 	unsigned n = 0;
-	if (ioctl(cpu->vm->sys_fd, KVM_GET_MSR_INDEX_LIST, &l) < 0)
+	if (vm->msrs_probed) {
+		memcpy(out, vm->msr_idx, vm->nmsr_idx * sizeof(*out));
+		return vm->nmsr_idx;
+	}
+	if (ioctl(vm->sys_fd, KVM_GET_MSR_INDEX_LIST, &l) < 0)
 		return 0;
 	for (unsigned i = 0; i < l.h.nmsrs && n < MAX_MSRS; i++) {
 		struct {
@@ -82,7 +89,21 @@ static unsigned msr_list(struct vm_cpu *cpu, uint32_t *out)
 		if (ioctl(cpu->fd, KVM_GET_MSRS, &m) == 1)
 			out[n++] = l.idx[i];
 	}
+	vm->msr_idx = malloc(n * sizeof(*out) + 1);
+	if (vm->msr_idx) {
+		memcpy(vm->msr_idx, out, n * sizeof(*out));
+		vm->nmsr_idx = n;
+		vm->msrs_probed = true;
+	}
 	return n;
+}
+
+int vm_state_prepare(struct keel_vm *vm, keel_error_t *err)
+{
+	uint32_t idx[MAX_MSRS];
+	if (vm->ncpus)
+		(void)msr_list(&vm->cpus[0], idx);
+	return 0;
 }
 
 static int save_cpu(struct vm_cpu *cpu, struct blob *b, keel_error_t *err)

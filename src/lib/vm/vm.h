@@ -8,6 +8,7 @@
 #define KEEL_VM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/error.h"
@@ -70,6 +71,13 @@ void keel_vm_free(struct keel_vm *vm);
 /* Parses "256M", "1G", "1024" (MiB when no suffix... see docs/vm.md: bytes need "B"). */
 int keel_vm_parse_size(const char *s, uint64_t *out, keel_error_t *err);
 
+/* ---- timing traces (trace.c) ---- */
+
+/* With KEEL_VM_TRACE=FILE set, appends "<pid> <CLOCK_MONOTONIC ns> <step>" to FILE; a no-op
+ * otherwise (one cached getenv). Thread-safe; async-signal-unsafe. */
+void keel_vm_trace(const char *step);
+bool keel_vm_tracing(void);
+
 /* ---- snapshot / restore (snapshot.c) ---- */
 
 /* Writes the paused VM's complete state into dir (created): state.bin and memory.
@@ -107,8 +115,13 @@ int keel_vm_migrate(struct keel_vm *vm, const char *addr, const struct keel_vm_m
 
 /* Destination side: accepts one migration on listen_fd (a bound, listening TCP socket) and
  * returns the received VM, paused state loaded, ready for keel_vm_start. The caller must start
- * it and then call keel_vm_migrate_ack(conn_fd). *conn_fd receives the connection. */
-struct keel_vm *keel_vm_receive(int listen_fd, int console_fd, int *conn_fd, keel_error_t *err);
+ * it and then call keel_vm_migrate_ack(conn_fd). *conn_fd receives the connection. ready
+ * (optional) runs once the header is in and the VM (memory, vCPUs, devices) is built, before
+ * any memory arrives: the place for the caller's own slow set-up, so that the downtime is
+ * only the last pages, KVM_SET_* and KVM_RUN. Its failure fails the receive. */
+struct keel_vm *keel_vm_receive(int listen_fd, int console_fd, int *conn_fd,
+				int (*ready)(struct keel_vm *vm, void *arg, keel_error_t *err),
+				void *arg, keel_error_t *err);
 
 /* Tells the source the guest now runs here; closes conn_fd. */
 int keel_vm_migrate_ack(int conn_fd, keel_error_t *err);
