@@ -99,6 +99,36 @@ struct images_opts {
 	struct dlist filters;
 };
 
+/* The repo digest of img for repository repo (familiar form), as docker's DIGEST column. */
+static const char *digest_of(const struct keel_image *img, const char *repo)
+{
+	size_t n = strlen(repo);
+	for (char **d = img->repo_digests; d && *d; d++)
+		if (!strncmp(*d, repo, n) && (*d)[n] == '@')
+			return *d + n + 1;
+	return "<none>";
+}
+
+/* docker's rows for a repository known only by digest (pulled as name@sha256:...): the
+ * repository, tag <none>, the digest. */
+static void add_digest_rows(json_t *rows, const struct keel_image *img,
+			    const struct images_opts *o)
+{
+	for (char **d = img->repo_digests; *d; d++) {
+		char repo[512];
+		const char *at = strchr(*d, '@');
+		bool tagged = false;
+		if (!at)
+			continue;
+		snprintf(repo, sizeof(repo), "%.*s", (int)(at - *d), *d);
+		for (char **t = img->repo_tags; *t && !tagged; t++)
+			tagged = !strncmp(*t, repo, strlen(repo)) && (*t)[strlen(repo)] == ':';
+		if (tagged || !matches(o->filter, repo, "<none>"))
+			continue;
+		json_array_append_new(rows, image_row(img, repo, "<none>", at + 1, o->no_trunc));
+	}
+}
+
 static void add_rows(json_t *rows, struct keel_image **v, size_t n, const struct images_opts *o,
 		     int dangling)
 {
@@ -109,7 +139,7 @@ static void add_rows(json_t *rows, struct keel_image **v, size_t n, const struct
 			continue;
 		if (dangling == 0 && untagged)
 			continue;
-		if (untagged) {
+		if (untagged && !img->repo_digests[0]) {
 			if (o->filter || (!o->all && is_parent(v, n, img->id)))
 				continue;
 			json_array_append_new(rows, image_row(img, "<none>", "<none>", "<none>",
@@ -122,9 +152,10 @@ static void add_rows(json_t *rows, struct keel_image **v, size_t n, const struct
 			snprintf(repo, sizeof(repo), "%.*s", (int)(colon - *t), *t);
 			if (!matches(o->filter, repo, colon + 1))
 				continue;
-			json_array_append_new(rows, image_row(img, repo, colon + 1, "<none>",
-							      o->no_trunc));
+			json_array_append_new(rows, image_row(img, repo, colon + 1,
+							      digest_of(img, repo), o->no_trunc));
 		}
+		add_digest_rows(rows, img, o);
 	}
 }
 

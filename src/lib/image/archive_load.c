@@ -7,6 +7,7 @@
 #include "image/image.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,8 @@ struct entry {
 	char *data; /* small files */
 	size_t len;
 	char digest[KEEL_DIGEST_SIZE]; /* "" until known */
-	bool in_store;                 /* large file: already a blob */
+	bool in_store;                 /* large file: a blob (pending until its image is added) */
+	struct keel_layer_pending *pending; /* large file read as blob + unpacked layer at once */
 	char *link;                    /* symlink / hardlink target, already an archive path */
 };
 
@@ -48,6 +50,8 @@ static void outer_free(struct outer *o)
 		free(o->v[i].name);
 		free(o->v[i].data);
 		free(o->v[i].link);
+		keel_layer_pending_discard(o->s, o->v[i].pending);
+		free(o->v[i].pending);
 	}
 	free(o->v);
 }
@@ -143,39 +147,68 @@ static int read_small(struct outer *o, struct archive *a, struct entry *e, size_
 	return 0;
 }
 
+/* The outer archive's current entry as a stream; the holes of a sparse entry read as zeros
+ * (the block after a hole is held back until the zeros before it are out). */
+struct entry_stream {
+	struct archive *a;
+	la_int64_t pos;      /* stream offset handed out so far */
+	const void *held;    /* block waiting behind a hole */
+	size_t held_len;
+	la_int64_t held_off;
+	char zeros[4096];
+};
+
+static ssize_t entry_read(void *ud, const void **buf, keel_error_t *err)
+{
+	struct entry_stream *es = ud;
+	size_t len;
+	la_int64_t off;
+	int r;
+	if (!es->held) {
+		r = archive_read_data_block(es->a, &es->held, &es->held_len, &es->held_off);
+		if (r == ARCHIVE_EOF) {
+			es->held = NULL;
+			return 0;
+		}
+		if (r != ARCHIVE_OK) {
+			es->held = NULL;
+			return keel_err(err, EIO, "reading archive: %s", archive_error_string(es->a));
+		}
+	}
+	if (es->held_off > es->pos) {
+		len = (size_t)(es->held_off - es->pos);
+		len = len < sizeof(es->zeros) ? len : sizeof(es->zeros);
+		*buf = es->zeros;
+		es->pos += (la_int64_t)len;
+		return (ssize_t)len;
+	}
+	*buf = es->held;
+	len = es->held_len;
+	off = es->held_off;
+	es->held = NULL;
+	es->pos = off + (la_int64_t)len;
+	return (ssize_t)len;
+}
+
+/* A large entry is most likely a layer: stored as a blob and unpacked in the same pass
+ * (published only once an image names it and its digests check out). */
 static int read_large(struct outer *o, struct archive *a, struct entry *e)
 {
-	struct keel_blob_writer w;
-	const void *buf;
-	size_t len;
-	la_int64_t off, pos = 0;
-	int r;
-	if (keel_blob_begin(o->s, &w, o->err) < 0)
+	struct entry_stream *es = calloc(1, sizeof(*es));
+	int ret;
+	e->pending = calloc(1, sizeof(*e->pending));
+	if (!es || !e->pending) {
+		free(es);
+		return keel_err(o->err, ENOMEM, "load");
+	}
+	es->a = a;
+	ret = keel_layer_stream(o->s, entry_read, es, e->pending, o->err);
+	free(es);
+	if (ret < 0)
 		return -1;
-	while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
-		if (off != pos) { /* sparse entry: the hole is zeros */
-			static const char zeros[4096];
-			while (pos < off) {
-				size_t z = (size_t)(off - pos) < sizeof(zeros) ? (size_t)(off - pos)
-									      : sizeof(zeros);
-				if (keel_blob_write(&w, zeros, z, o->err) < 0)
-					goto fail;
-				pos += (la_int64_t)z;
-			}
-		}
-		if (keel_blob_write(&w, buf, len, o->err) < 0)
-			goto fail;
-		pos += (la_int64_t)len;
-	}
-	if (r != ARCHIVE_EOF) {
-		keel_err(o->err, EIO, "reading archive: %s", archive_error_string(a));
-		goto fail;
-	}
 	e->in_store = true;
-	return keel_blob_commit(&w, NULL, e->digest, o->err);
-fail:
-	keel_blob_abort(&w);
-	return -1;
+	memcpy(e->digest, e->pending->blob_digest, KEEL_DIGEST_SIZE);
+	return 0;
 }
 
 static int read_entry(struct outer *o, struct archive *a, struct archive_entry *ae)
@@ -233,11 +266,15 @@ out:
 	return ret;
 }
 
-/* The entry's content as a blob (stored and checked against expect when given). */
-static int entry_blob(struct outer *o, const char *name, const char *expect,
-		      char out[KEEL_DIGEST_SIZE])
+/* The entry's content as a blob (stored and checked against expect when given). A large
+ * entry is still pending (*pending, may be NULL): keel_image_add_pending publishes it. */
+static int entry_blob_sized(struct outer *o, const char *name, const char *expect,
+			    int64_t size, char out[KEEL_DIGEST_SIZE],
+			    struct keel_layer_pending **pending)
 {
 	struct entry *e = find(o, name);
+	if (pending)
+		*pending = e ? e->pending : NULL;
 	if (!e)
 		return keel_err_user(o->err, ENOENT, "invalid archive: %s is missing", name);
 	if (!e->in_store && !e->digest[0] &&
@@ -246,8 +283,18 @@ static int entry_blob(struct outer *o, const char *name, const char *expect,
 	if (expect && strcmp(expect, e->digest) != 0)
 		return keel_err_user(o->err, EILSEQ, "invalid archive: %s has digest %s, not %s", name,
 				e->digest, expect);
+	if (size >= 0 && size != (e->pending ? e->pending->blob_size : (int64_t)e->len))
+		return keel_err_user(o->err, EILSEQ, "invalid archive: %s has %" PRId64 " bytes, "
+				     "its descriptor says %" PRId64, name,
+				     e->pending ? e->pending->blob_size : (int64_t)e->len, size);
 	memcpy(out, e->digest, KEEL_DIGEST_SIZE);
 	return 0;
+}
+
+static int entry_blob(struct outer *o, const char *name, const char *expect,
+		      char out[KEEL_DIGEST_SIZE], struct keel_layer_pending **pending)
+{
+	return entry_blob_sized(o, name, expect, -1, out, pending);
 }
 
 /* Small JSON documents by name. */
@@ -295,6 +342,7 @@ static int docker_image(struct outer *o, json_t *m)
 	json_t *layers = json_object_get(m, "Layers"), *tags = json_object_get(m, "RepoTags"), *v;
 	const char *cfg_name = json_string_value(json_object_get(m, "Config"));
 	char **blobs = NULL, **names = NULL, cfg_path[PATH_MAX], id[KEEL_DIGEST_SIZE];
+	struct keel_layer_pending **pend = NULL;
 	size_t nl = json_array_size(layers), nt = 0, i;
 	struct entry *cfg;
 	int ret = -1;
@@ -304,8 +352,9 @@ static int docker_image(struct outer *o, json_t *m)
 	    !(cfg = entry_json(o, cfg_path)))
 		return -1;
 	blobs = calloc(nl + 1, sizeof(char *));
+	pend = calloc(nl + 1, sizeof(*pend));
 	names = calloc(json_array_size(tags) + 1, sizeof(char *));
-	if (!blobs || !names) {
+	if (!blobs || !pend || !names) {
 		keel_err(o->err, ENOMEM, "load");
 		goto out;
 	}
@@ -313,7 +362,7 @@ static int docker_image(struct outer *o, json_t *m)
 		char p[PATH_MAX], d[KEEL_DIGEST_SIZE];
 		if (!json_is_string(v) ||
 		    clean(json_string_value(v), NULL, p, sizeof(p), o->err) < 0 ||
-		    entry_blob(o, p, NULL, d) < 0 || !(blobs[i] = strdup(d)))
+		    entry_blob(o, p, NULL, d, &pend[i]) < 0 || !(blobs[i] = strdup(d)))
 			goto out;
 	}
 	json_array_foreach(tags, i, v) {
@@ -325,12 +374,13 @@ static int docker_image(struct outer *o, json_t *m)
 			goto out;
 		nt++;
 	}
-	if (keel_image_add(o->s, cfg->data, cfg->len, blobs, nl, names, nt, NULL, NULL, id,
-			   o->err) < 0)
+	if (keel_image_add_pending(o->s, cfg->data, cfg->len, blobs, pend, nl, names, nt, NULL,
+				   NULL, id, o->err) < 0)
 		goto out;
 	loaded(o, names, nt, id);
 	ret = 0;
 out:
+	free(pend);
 	free_strs(blobs, nl);
 	free_strs(names, nt);
 	return ret;
@@ -357,35 +407,41 @@ static int blob_path(const char *digest, char *out, size_t len)
 static int oci_manifest(struct outer *o, const struct keel_descriptor *d, const char *name)
 {
 	char p[PATH_MAX], md[KEEL_DIGEST_SIZE], id[KEEL_DIGEST_SIZE], **blobs = NULL;
+	struct keel_layer_pending **pend = NULL;
 	struct keel_manifest m;
 	struct entry *me, *ce;
 	char *tag = NULL;
 	int ret = -1;
 	blob_path(d->digest, p, sizeof(p));
-	if (entry_blob(o, p, d->digest, md) < 0 || !(me = entry_json(o, p)))
+	if (entry_blob_sized(o, p, d->digest, d->size, md, NULL) < 0 || !(me = entry_json(o, p)))
 		return -1;
 	if (keel_manifest_parse(me->data, me->len, &m, o->err) < 0)
 		return -1;
 	blob_path(m.config.digest, p, sizeof(p));
-	if (entry_blob(o, p, m.config.digest, md) < 0 || !(ce = entry_json(o, p)))
+	if (entry_blob_sized(o, p, m.config.digest, m.config.size, md, NULL) < 0 ||
+	    !(ce = entry_json(o, p)))
 		goto out;
-	if (!(blobs = calloc(m.n_layers + 1, sizeof(char *)))) {
+	blobs = calloc(m.n_layers + 1, sizeof(char *));
+	pend = calloc(m.n_layers + 1, sizeof(*pend));
+	if (!blobs || !pend) {
 		keel_err(o->err, ENOMEM, "load");
 		goto out;
 	}
 	for (size_t i = 0; i < m.n_layers; i++) {
 		blob_path(m.layers[i].digest, p, sizeof(p));
-		if (entry_blob(o, p, m.layers[i].digest, md) < 0 || !(blobs[i] = strdup(md)))
+		if (entry_blob_sized(o, p, m.layers[i].digest, m.layers[i].size, md, &pend[i]) < 0 ||
+		    !(blobs[i] = strdup(md)))
 			goto out;
 	}
 	if (name && !(tag = keel_image_normalize_tag(name, o->err)))
 		goto out;
-	if (keel_image_add(o->s, ce->data, ce->len, blobs, m.n_layers, &tag, tag ? 1 : 0,
-			   d->digest, NULL, id, o->err) < 0)
+	if (keel_image_add_pending(o->s, ce->data, ce->len, blobs, pend, m.n_layers, &tag,
+				   tag ? 1 : 0, d->digest, NULL, id, o->err) < 0)
 		goto out;
 	loaded(o, &tag, tag ? 1 : 0, id);
 	ret = 0;
 out:
+	free(pend);
 	free_strs(blobs, m.n_layers);
 	free(tag);
 	keel_manifest_free(&m);
@@ -417,7 +473,7 @@ static int oci_index(struct outer *o, const char *path, const char *expect, cons
 	int ret = 0, done = 0;
 	if (depth > 2)
 		return keel_err_user(o->err, ELOOP, "invalid archive: indexes nested too deep");
-	if (expect && entry_blob(o, path, expect, d) < 0)
+	if (expect && entry_blob(o, path, expect, d, NULL) < 0)
 		return -1;
 	if (!(e = entry_json(o, path)) || keel_index_parse(e->data, e->len, &ix, o->err) < 0)
 		return -1;

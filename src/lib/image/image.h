@@ -7,6 +7,7 @@
 
 #include "store/digest.h"
 #include "store/imagedb.h"
+#include "store/layer.h"
 #include "store/store.h"
 
 /* Records an image whose config is config[0..len) and whose layer blobs (lowest first) are
@@ -16,6 +17,18 @@
 int keel_image_add(struct keel_store *s, const char *config, size_t len, char *const *blobs,
 		   size_t n_blobs, char *const *tags, size_t n_tags, const char *manifest_digest,
 		   const char *parent, char out_id[KEEL_DIGEST_SIZE], keel_error_t *err);
+
+/* keel_image_add for layers read in one pass (keel_layer_stream): pending[i], when not NULL,
+ * is layer i still in temp files, with blobs[i] == pending[i]->blob_digest. Each is renamed
+ * into place only after its diff id matched the config; the caller discards them all
+ * afterwards (keel_layer_pending_discard: a no-op for the published ones). pending itself
+ * may be NULL. The registry client can pull the same way: stream each layer download
+ * through keel_layer_stream, then add. */
+int keel_image_add_pending(struct keel_store *s, const char *config, size_t len,
+			   char *const *blobs, struct keel_layer_pending *const *pending,
+			   size_t n_blobs, char *const *tags, size_t n_tags,
+			   const char *manifest_digest, const char *parent,
+			   char out_id[KEEL_DIGEST_SIZE], keel_error_t *err);
 
 /* Full normalised name of a user-given tag ("busybox" -> docker.io/library/busybox:latest);
  * caller frees. Digest references are refused. */

@@ -122,61 +122,74 @@ static void now_rfc3339(char *out, size_t len)
 	keel_format_time(ts.tv_sec, ts.tv_nsec, out, len);
 }
 
-/* Stores the stream of fd as a blob. */
-static int stream_blob(struct keel_store *s, int fd, char out[KEEL_DIGEST_SIZE], keel_error_t *err)
-{
-	struct keel_blob_writer w;
+/* The tarball read from fd, for keel_layer_stream. */
+struct fd_stream {
+	int fd;
 	char buf[128 * 1024];
+};
+
+static ssize_t fd_read(void *ud, const void **buf, keel_error_t *err)
+{
+	struct fd_stream *fs = ud;
 	ssize_t n;
-	if (keel_blob_begin(s, &w, err) < 0)
-		return -1;
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || keel_blob_write(&w, buf, (size_t)n, err) < 0) {
-			if (n < 0)
-				keel_err_sys(err, "reading the tarball");
-			keel_blob_abort(&w);
-			return -1;
-		}
-	}
-	return keel_blob_commit(&w, NULL, out, err);
+	while ((n = read(fs->fd, fs->buf, sizeof(fs->buf))) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		return keel_err_sys(err, "reading the tarball");
+	*buf = fs->buf;
+	return n;
 }
 
+static char *import_config(char *const *changes, size_t n_changes, const char *message,
+			   const char *diff_id, keel_error_t *err)
+{
+	cleanup_json json_t *cfg = NULL;
+	char now[64], *cfg_s;
+	json_t *rc = json_object();
+	now_rfc3339(now, sizeof(now));
+	for (size_t i = 0; rc && i < n_changes; i++)
+		if (keel_image_apply_change(rc, changes[i], err) < 0) {
+			json_decref(rc);
+			return NULL;
+		}
+	cfg = json_pack("{s:s, s:s, s:s, s:o, s:{s:s, s:[s]}, s:[{s:s, s:s, s:s}]}", "architecture",
+			"amd64", "os", "linux", "created", now, "config", rc, "rootfs", "type",
+			"layers", "diff_ids", diff_id, "history", "created", now, "created_by",
+			"", "comment", message && *message ? message : "Imported from -");
+	if (!cfg || !(cfg_s = json_dumps(cfg, JSON_COMPACT))) {
+		keel_err(err, ENOMEM, "import");
+		return NULL;
+	}
+	return cfg_s;
+}
+
+/* One pass, as load: the tarball is stored as a blob and unpacked while it is read. */
 static int import_locked(struct keel_store *s, int fd, char *const *changes, size_t n_changes,
 			 const char *message, const char *tag, char out_id[KEEL_DIGEST_SIZE],
 			 keel_error_t *err)
 {
-	char blob[KEEL_DIGEST_SIZE], now[64];
-	char *blobs[1] = {blob};
+	struct keel_layer_pending lp;
+	struct keel_layer_pending *pend[1] = {&lp};
+	char *blobs[1] = {lp.blob_digest};
+	cleanup_free struct fd_stream *fs = calloc(1, sizeof(*fs));
 	cleanup_free char *full = NULL;
 	cleanup_free char *cfg_s = NULL;
-	cleanup_json json_t *cfg = NULL;
-	struct keel_layer_info info;
-	cleanup_close int bfd = -1;
-	json_t *rc;
+	int ret = -1;
+	if (!fs)
+		return keel_err(err, ENOMEM, "import");
 	if (tag && !(full = keel_image_normalize_tag(tag, err)))
 		return -1;
-	if (stream_blob(s, fd, blob, err) < 0)
-		return -1;
-	bfd = keel_blob_open(s, blob, err);
-	if (bfd < 0 || keel_layer_unpack_fd(s, bfd, NULL, NULL, &info, err) < 0)
+	fs->fd = fd;
+	if (keel_layer_stream(s, fd_read, fs, &lp, err) < 0)
 		return keel_err_wrap(err, "import");
-	now_rfc3339(now, sizeof(now));
-	rc = json_object();
-	for (size_t i = 0; i < n_changes; i++)
-		if (keel_image_apply_change(rc, changes[i], err) < 0) {
-			json_decref(rc);
-			return -1;
-		}
-	cfg = json_pack("{s:s, s:s, s:s, s:o, s:{s:s, s:[s]}, s:[{s:s, s:s, s:s}]}", "architecture",
-			"amd64", "os", "linux", "created", now, "config", rc, "rootfs", "type",
-			"layers", "diff_ids", info.diff_id, "history", "created", now, "created_by",
-			"", "comment", message && *message ? message : "Imported from -");
-	if (!cfg || !(cfg_s = json_dumps(cfg, JSON_COMPACT)))
-		return keel_err(err, ENOMEM, "import");
-	return keel_image_add(s, cfg_s, strlen(cfg_s), blobs, 1, full ? &full : NULL, full ? 1 : 0,
-			      NULL, NULL, out_id, err);
+	if (!lp.tmp_dir[0])
+		keel_err_user(err, EINVAL, "import: %s", lp.unpack_error);
+	else if ((cfg_s = import_config(changes, n_changes, message, lp.diff_id, err)))
+		ret = keel_image_add_pending(s, cfg_s, strlen(cfg_s), blobs, pend, 1,
+					     full ? &full : NULL, full ? 1 : 0, NULL, NULL, out_id,
+					     err);
+	keel_layer_pending_discard(s, &lp);
+	return ret;
 }
 
 int keel_image_import(struct keel_store *s, int fd, char *const *changes, size_t n_changes,

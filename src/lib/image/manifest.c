@@ -104,6 +104,13 @@ int keel_manifest_parse(const char *buf, size_t len, struct keel_manifest *m, ke
 	if (parse_descriptor(json_object_get(m->json, "config"), &m->config, "manifest config",
 			     err) < 0)
 		goto fail;
+	/* Artifacts (helm charts, signatures) are manifests too; only images are loaded. */
+	if (strcmp(m->config.media_type, KEEL_MT_OCI_CONFIG) &&
+	    strcmp(m->config.media_type, KEEL_MT_D2_CONFIG)) {
+		keel_err_user(err, EINVAL, "manifest: config media type %s is not an image config",
+			      m->config.media_type);
+		goto fail;
+	}
 	layers = json_object_get(m->json, "layers");
 	if (!json_is_array(layers)) {
 		keel_err_user(err, EINVAL, "manifest: layers is not an array");

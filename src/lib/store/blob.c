@@ -44,6 +44,7 @@ int keel_blob_begin(struct keel_store *s, struct keel_blob_writer *w, keel_error
 	}
 	return 0;
 fail:
+	w->tmp[0] = '\0';
 	keel_sha256_free(&w->hash);
 	return -1;
 }
@@ -69,45 +70,63 @@ int keel_blob_write(struct keel_blob_writer *w, const void *buf, size_t len, kee
 void keel_blob_abort(struct keel_blob_writer *w)
 {
 	cleanup_close int dfd = -1;
-	if (w->fd < 0)
-		return;
-	close(w->fd);
+	if (w->fd >= 0)
+		close(w->fd);
 	w->fd = -1;
+	keel_sha256_free(&w->hash);
+	if (!w->tmp[0])
+		return;
 	dfd = openat(w->store->root_fd, "blobs/sha256", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0)
 		unlinkat(dfd, w->tmp, 0);
-	keel_sha256_free(&w->hash);
+	w->tmp[0] = '\0';
+}
+
+int keel_blob_finish(struct keel_blob_writer *w, char out[KEEL_DIGEST_SIZE], keel_error_t *err)
+{
+	keel_sha256_final(&w->hash, w->digest);
+	if (close(w->fd) < 0) {
+		w->fd = -1;
+		keel_blob_abort(w);
+		return keel_err_sys(err, "write blob");
+	}
+	w->fd = -1;
+	if (out)
+		memcpy(out, w->digest, KEEL_DIGEST_SIZE);
+	return 0;
+}
+
+int keel_blob_publish(struct keel_blob_writer *w, keel_error_t *err)
+{
+	cleanup_close int dfd = blob_dir(w->store, err);
+	if (dfd < 0) {
+		keel_blob_abort(w);
+		return -1;
+	}
+	/* The same content under the same name: renaming over an existing blob is harmless. */
+	if (renameat(dfd, w->tmp, dfd, keel_digest_hex(w->digest)) < 0) {
+		keel_err_sys(err, "store blob %s", w->digest);
+		keel_blob_abort(w);
+		return -1;
+	}
+	w->tmp[0] = '\0';
+	return 0;
 }
 
 int keel_blob_commit(struct keel_blob_writer *w, const char *expect, char out[KEEL_DIGEST_SIZE],
 		     keel_error_t *err)
 {
-	char d[KEEL_DIGEST_SIZE];
-	cleanup_close int dfd = -1;
-	keel_sha256_final(&w->hash, d);
-	if (expect && strcmp(expect, d) != 0) {
-		keel_blob_abort(w);
-		return keel_err_user(err, EILSEQ, "content digest %s does not match %s", d, expect);
-	}
-	dfd = blob_dir(w->store, err);
-	if (dfd < 0) {
+	if (keel_blob_finish(w, NULL, err) < 0)
+		return -1;
+	if (expect && strcmp(expect, w->digest) != 0) {
+		keel_err_user(err, EILSEQ, "content digest %s does not match %s", w->digest, expect);
 		keel_blob_abort(w);
 		return -1;
 	}
-	if (close(w->fd) < 0) {
-		w->fd = -1;
-		unlinkat(dfd, w->tmp, 0);
-		return keel_err_sys(err, "write blob");
-	}
-	w->fd = -1;
-	/* The same content under the same name: renaming over an existing blob is harmless. */
-	if (renameat(dfd, w->tmp, dfd, keel_digest_hex(d)) < 0) {
-		keel_err_sys(err, "store blob %s", d);
-		unlinkat(dfd, w->tmp, 0);
+	if (keel_blob_publish(w, err) < 0)
 		return -1;
-	}
 	if (out)
-		memcpy(out, d, KEEL_DIGEST_SIZE);
+		memcpy(out, w->digest, KEEL_DIGEST_SIZE);
 	return 0;
 }
 

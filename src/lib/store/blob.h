@@ -16,6 +16,7 @@ struct keel_blob_writer {
 	char tmp[64]; /* temp name relative to blobs/sha256 */
 	struct keel_sha256 hash;
 	uint64_t size;
+	char digest[KEEL_DIGEST_SIZE]; /* after keel_blob_finish */
 };
 
 /* Starts a blob. Release with keel_blob_commit or keel_blob_abort. */
@@ -25,7 +26,15 @@ int keel_blob_write(struct keel_blob_writer *w, const void *buf, size_t len, kee
  * kept). The digest is written to out (may be NULL). */
 int keel_blob_commit(struct keel_blob_writer *w, const char *expect, char out[KEEL_DIGEST_SIZE],
 		     keel_error_t *err);
+/* Drops the temp file (idempotent; after begin, finish or a failed publish). */
 void keel_blob_abort(struct keel_blob_writer *w);
+
+/* The two halves of commit, for a caller that must verify more than the blob digest before
+ * anything appears (load: the layer's diff id too): finish stops hashing and closes the temp
+ * file (digest in w->digest and out, may be NULL); publish renames it to its digest. After a
+ * failed finish or publish the temp file is gone; an unpublished blob needs keel_blob_abort. */
+int keel_blob_finish(struct keel_blob_writer *w, char out[KEEL_DIGEST_SIZE], keel_error_t *err);
+int keel_blob_publish(struct keel_blob_writer *w, keel_error_t *err);
 
 /* A whole buffer as a blob. */
 int keel_blob_put(struct keel_store *s, const void *buf, size_t len, const char *expect,

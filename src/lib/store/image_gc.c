@@ -29,8 +29,11 @@ void keel_events_free(struct keel_events *ev)
 {
 	for (size_t i = 0; ev && i < ev->n; i++)
 		free(ev->v[i]);
-	if (ev)
+	if (ev) {
 		free(ev->v);
+		ev->v = NULL; /* reusable */
+		ev->n = 0;
+	}
 }
 
 __attribute__((format(printf, 2, 3))) static void event(struct keel_events *ev, const char *fmt,
@@ -91,17 +94,21 @@ static int untag(struct keel_store *s, const char *full, struct keel_events *ev,
 		 keel_error_t *err)
 {
 	cleanup_free char *fam = keel_ref_familiarize(full);
-	if (exec1(s, "DELETE FROM tags WHERE name = ?", full, err) < 0)
+	/* name@digest is a repo digest (registry pulls), anything else a tag. */
+	if (exec1(s, strchr(full, '@') ? "DELETE FROM repo_digests WHERE name = ?"
+				       : "DELETE FROM tags WHERE name = ?", full, err) < 0)
 		return -1;
-	event(ev, "Untagged: %s", fam ? fam : full);
+	if (sqlite3_changes(s->db) > 0)
+		event(ev, "Untagged: %s", fam ? fam : full);
 	return 0;
 }
 
 static int untag_all(struct keel_store *s, const char *id, struct keel_events *ev,
 		     keel_error_t *err)
 {
-	cleanup_stmt sqlite3_stmt *st =
-		keel_db_prepare(s, "SELECT name FROM tags WHERE image_id = ? ORDER BY name", err);
+	cleanup_stmt sqlite3_stmt *st = keel_db_prepare(
+		s, "SELECT name FROM tags WHERE image_id = ?1 UNION ALL"
+		   " SELECT name FROM repo_digests WHERE image_id = ?1 ORDER BY name", err);
 	char **names = NULL;
 	size_t n = 0;
 	int rc, ret = 0;
@@ -190,6 +197,8 @@ static int remove_locked(struct keel_store *s, const char *ref, bool force,
 			if (untag(s, full, ev, err) < 0)
 				return -1;
 			ntags--;
+		} else if (full && untag(s, full, ev, err) < 0) {
+			return -1;
 		}
 		if (ntags > 0 || user || children)
 			return 0;

@@ -39,6 +39,9 @@ static void strv_free(char **v)
 	free(v);
 }
 
+static char *query_one(struct keel_store *s, const char *sql, const char *arg, int *found,
+		       keel_error_t *err);
+
 static int step_done(struct keel_store *s, sqlite3_stmt *st, keel_error_t *err)
 {
 	int rc = sqlite3_step(st);
@@ -91,6 +94,58 @@ static int set_tag(struct keel_store *s, const char *id, const char *name, keel_
 	return step_done(s, st, err);
 }
 
+static int set_repo_digest(struct keel_store *s, const char *id, const char *name,
+			   keel_error_t *err)
+{
+	cleanup_stmt sqlite3_stmt *st = keel_db_prepare(
+		s, "INSERT OR REPLACE INTO repo_digests (name, image_id) VALUES (?,?)", err);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	return step_done(s, st, err);
+}
+
+char *keel_imgdb_repo_digest_name(const char *repo, const char *digest, keel_error_t *err)
+{
+	struct keel_ref r;
+	cleanup_free char *name = NULL;
+	char *full = NULL;
+	if (!keel_digest_valid(digest)) {
+		keel_err_user(err, EINVAL, "invalid digest %s", digest ? digest : "(null)");
+		return NULL;
+	}
+	if (keel_ref_parse(repo, &r, err) < 0)
+		return NULL;
+	name = keel_ref_name(&r);
+	keel_ref_free(&r);
+	if (!name || asprintf(&full, "%s@%s", name, digest) < 0) {
+		keel_err(err, ENOMEM, "repo digest");
+		return NULL;
+	}
+	return full;
+}
+
+int keel_imgdb_repo_digest(struct keel_store *s, const char *id, const char *repo,
+			   const char *digest, keel_error_t *err)
+{
+	cleanup_free char *full = keel_imgdb_repo_digest_name(repo, digest, err);
+	int found;
+	cleanup_free char *have = NULL;
+	if (!full)
+		return -1;
+	if (keel_db_begin(s, err) < 0)
+		return -1;
+	have = query_one(s, "SELECT id FROM images WHERE id = ?", id, &found, err);
+	if (found == 0)
+		keel_err_user(err, ENOENT, "No such image: %s", id);
+	if (found <= 0 || set_repo_digest(s, id, full, err) < 0) {
+		keel_db_rollback(s);
+		return -1;
+	}
+	return keel_db_commit(s, err);
+}
+
 static int add_locked(struct keel_store *s, const struct keel_image_new *img, keel_error_t *err)
 {
 	cleanup_stmt sqlite3_stmt *st = keel_db_prepare(
@@ -114,6 +169,9 @@ static int add_locked(struct keel_store *s, const struct keel_image_new *img, ke
 		return -1;
 	for (size_t i = 0; i < img->n_tags; i++)
 		if (set_tag(s, img->id, img->tags[i], err) < 0)
+			return -1;
+	for (size_t i = 0; i < img->n_repo_digests; i++)
+		if (set_repo_digest(s, img->id, img->repo_digests[i], err) < 0)
 			return -1;
 	return 0;
 }

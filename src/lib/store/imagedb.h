@@ -24,6 +24,10 @@ struct keel_image_new {
 	size_t n_layers;
 	char *const *tags; /* full normalised names, moved here from whatever image had them */
 	size_t n_tags;
+	/* Registry names of the manifest this image was pulled as, "name@sha256:<manifest>"
+	 * (full normalised name, no tag; see keel_imgdb_repo_digest). May be NULL. */
+	char *const *repo_digests;
+	size_t n_repo_digests;
 };
 
 /* Records the image, its layers and tags in one transaction. The caller holds the store
@@ -37,6 +41,24 @@ int keel_imgdb_layer(struct keel_store *s, const char *chain_id, struct keel_lay
 /* Resolves a reference (name, id, id prefix) to an image id (caller frees). ENOENT with
  * Docker's "No such image: <ref>" message, EBUSY for an ambiguous prefix. */
 char *keel_imgdb_resolve(struct keel_store *s, const char *ref, keel_error_t *err);
+
+/* Repo digests: table repo_digests(name TEXT PRIMARY KEY, image_id) with name the full
+ * normalised "docker.io/library/busybox@sha256:<manifest digest>". They are what
+ * `images --digests` and inspect's RepoDigests show, and keel_image_get("busybox@sha256:...")
+ * finds the image by them. The registry client records one after a pull (the digest of the
+ * manifest it fetched, not of an index) and after a push (the manifest it uploaded).
+ *
+ * keel_imgdb_repo_digest points repo@digest at image id: repo is any reference form (a tag
+ * or digest in it is ignored: "busybox:1.36" records docker.io/library/busybox@<digest>),
+ * digest "sha256:<64 hex>". Replaces whichever image had the same name@digest. ENOENT when
+ * the image does not exist, EINVAL for a bad name or digest. Its own transaction; to add it
+ * atomically with a new image, pass it in keel_image_new.repo_digests instead. */
+int keel_imgdb_repo_digest(struct keel_store *s, const char *id, const char *repo,
+			   const char *digest, keel_error_t *err);
+
+/* The full "name@sha256:..." form keel_imgdb_repo_digest stores, for keel_image_new (caller
+ * frees). */
+char *keel_imgdb_repo_digest_name(const char *repo, const char *digest, keel_error_t *err);
 
 /* Points tag (any reference form; "latest" added) at image id. */
 int keel_imgdb_tag(struct keel_store *s, const char *id, const char *tag, keel_error_t *err);
@@ -56,6 +78,7 @@ struct keel_events {
 	char **v;
 	size_t n;
 };
+/* Frees the lines; ev is empty (reusable) afterwards. */
 void keel_events_free(struct keel_events *ev);
 
 /* `rmi REF`: untags, and deletes the image when its last name goes (with its untagged

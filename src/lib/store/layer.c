@@ -52,6 +52,7 @@ bool keel_layer_exists(struct keel_store *s, const char *chain_id)
 struct hashed_stream {
 	struct archive *raw;
 	struct keel_sha256 hash;
+	bool nohash; /* uncompressed: the diff id is the blob digest, hashed once by the blob */
 	int64_t n;
 	char buf[256 * 1024];
 };
@@ -64,7 +65,8 @@ static la_ssize_t hs_read(struct archive *a, void *ud, const void **out)
 		archive_set_error(a, EIO, "%s", archive_error_string(h->raw));
 		return -1;
 	}
-	keel_sha256_update(&h->hash, h->buf, (size_t)n);
+	if (!h->nohash)
+		keel_sha256_update(&h->hash, h->buf, (size_t)n);
 	h->n += n;
 	*out = h->buf;
 	return n;
@@ -90,7 +92,8 @@ static int drain(struct hashed_stream *h, keel_error_t *err)
 {
 	la_ssize_t n;
 	while ((n = archive_read_data(h->raw, h->buf, sizeof(h->buf))) > 0) {
-		keel_sha256_update(&h->hash, h->buf, (size_t)n);
+		if (!h->nohash)
+			keel_sha256_update(&h->hash, h->buf, (size_t)n);
 		h->n += n;
 	}
 	if (n < 0)
@@ -216,4 +219,145 @@ out:
 		archive_read_free(h->raw);
 	free(h);
 	return ret;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* One pass for load: the source's bytes go to the blob as the decompressor pulls them. */
+
+struct tee {
+	keel_stream_read_fn read;
+	void *ud;
+	struct keel_blob_writer *blob;
+	keel_error_t err; /* a source or store failure (not the layer's fault) */
+	bool failed;
+};
+
+static la_ssize_t tee_read(struct archive *a, void *ud, const void **out)
+{
+	struct tee *t = ud;
+	ssize_t n = t->read(t->ud, out, &t->err);
+	if (n < 0 || (n > 0 && keel_blob_write(t->blob, *out, (size_t)n, &t->err) < 0)) {
+		t->failed = true;
+		archive_set_error(a, EIO, "%s", t->err.msg);
+		return -1;
+	}
+	return n;
+}
+
+/* The source's rest (what the decompressor did not ask for) into the blob. */
+static int tee_drain(struct tee *t)
+{
+	const void *buf;
+	ssize_t n;
+	while (!t->failed && (n = t->read(t->ud, &buf, &t->err)) != 0)
+		if (n < 0 || keel_blob_write(t->blob, buf, (size_t)n, &t->err) < 0)
+			t->failed = true;
+	return t->failed ? -1 : 0;
+}
+
+/* Unpacks the tee'd stream into a new temp dir; on a refused layer the dir is removed and
+ * the reason kept. Returns -1 only for a source/store failure (t->failed). */
+static int stream_unpack(struct keel_store *s, struct tee *t, struct hashed_stream *h,
+			 struct keel_layer_pending *p)
+{
+	keel_error_t lerr = {0};
+	cleanup_close int dirfd = -1;
+	h->raw = archive_read_new();
+	if (!h->raw) {
+		t->failed = true;
+		return keel_err(&t->err, ENOMEM, "layer reader");
+	}
+	archive_read_support_filter_all(h->raw);
+	archive_read_support_format_raw(h->raw);
+	archive_read_support_format_empty(h->raw);
+	if (archive_read_open(h->raw, t, NULL, tee_read, NULL) == ARCHIVE_OK) {
+		struct archive_entry *e;
+		if (archive_read_next_header(h->raw, &e) != ARCHIVE_OK)
+			keel_err_user(&lerr, EINVAL, "layer: %s",
+				      archive_error_string(h->raw) ?: "empty stream");
+		else
+			h->nohash = archive_filter_code(h->raw, 0) == ARCHIVE_FILTER_NONE;
+	} else {
+		keel_err_user(&lerr, EINVAL, "layer: %s",
+			      archive_error_string(h->raw) ?: "unreadable stream");
+	}
+	if (t->failed)
+		return -1;
+	if (!lerr.msg[0] && (h->nohash || keel_sha256_init(&h->hash, &lerr) == 0) &&
+	    make_tmp_dir(s, p->tmp_dir, sizeof(p->tmp_dir), &dirfd, &lerr) == 0 &&
+	    extract_stream(h, dirfd, &p->size, &lerr) == 0 && drain(h, &lerr) == 0)
+		return 0;
+	if (t->failed)
+		return -1;
+	snprintf(p->unpack_error, sizeof(p->unpack_error), "%s",
+		 lerr.msg[0] ? lerr.msg : "layer could not be unpacked");
+	if (p->tmp_dir[0])
+		remove_tmp(s, p->tmp_dir);
+	p->tmp_dir[0] = '\0';
+	return 0;
+}
+
+int keel_layer_stream(struct keel_store *s, keel_stream_read_fn read, void *ud,
+		      struct keel_layer_pending *p, keel_error_t *err)
+{
+	struct hashed_stream *h = calloc(1, sizeof(*h));
+	struct tee t = {.read = read, .ud = ud, .blob = &p->blob};
+	int ret = -1;
+	memset(p, 0, sizeof(*p));
+	p->blob.fd = -1;
+	if (!h)
+		return keel_err(err, ENOMEM, "layer");
+	if (keel_blob_begin(s, &p->blob, err) < 0)
+		goto out;
+	if (stream_unpack(s, &t, h, p) < 0 || tee_drain(&t) < 0) {
+		*err = t.err;
+		goto out;
+	}
+	if (keel_blob_finish(&p->blob, p->blob_digest, err) < 0)
+		goto out;
+	p->blob_size = (int64_t)p->blob.size;
+	if (p->tmp_dir[0]) {
+		if (h->nohash)
+			memcpy(p->diff_id, p->blob_digest, KEEL_DIGEST_SIZE);
+		else
+			keel_sha256_final(&h->hash, p->diff_id);
+		p->diff_size = h->nohash ? p->blob_size : h->n;
+	}
+	ret = 0;
+out:
+	keel_sha256_free(&h->hash);
+	if (h->raw)
+		archive_read_free(h->raw);
+	free(h);
+	if (ret < 0)
+		keel_layer_pending_discard(s, p);
+	return ret;
+}
+
+int keel_layer_pending_publish(struct keel_store *s, struct keel_layer_pending *p,
+			       const char *chain_id, keel_error_t *err)
+{
+	if (p->published)
+		return 0;
+	if (keel_blob_publish(&p->blob, err) < 0)
+		return -1;
+	if (p->tmp_dir[0]) {
+		int r = publish(s, p->tmp_dir, chain_id, err);
+		p->tmp_dir[0] = '\0';
+		if (r < 0)
+			return -1;
+	}
+	p->published = true;
+	return 0;
+}
+
+void keel_layer_pending_discard(struct keel_store *s, struct keel_layer_pending *p)
+{
+	if (!p)
+		return;
+	if (p->blob.store)
+		keel_blob_abort(&p->blob);
+	if (p->tmp_dir[0])
+		remove_tmp(s, p->tmp_dir);
+	p->tmp_dir[0] = '\0';
 }

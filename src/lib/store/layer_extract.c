@@ -300,8 +300,17 @@ static int make_other(struct extract *x, struct archive_entry *e, int parent, co
 		break;
 	case AE_IFCHR:
 	case AE_IFBLK:
-		r = mknodat(parent, base, type | archive_entry_perm(e), archive_entry_rdev(e));
-		break;
+		/* A device node in a layer is a way into the host's devices (the layer dirs are
+		 * on the host, and --privileged containers see them). Only 0:0 char devices, the
+		 * overlayfs whiteout form, are made. Nodes under dev/ (debootstrap's /dev/null,
+		 * ...) are skipped: the runtime mounts a fresh /dev over them anyway. */
+		if (type == AE_IFCHR && archive_entry_rdev(e) == 0) {
+			r = mknodat(parent, base, type, 0);
+			break;
+		}
+		if (strncmp(name, "dev/", 4) == 0)
+			return 0;
+		return keel_err_user(x->err, EPERM, "layer entry %s is a device node", name);
 	case AE_IFIFO:
 		r = mknodat(parent, base, S_IFIFO | archive_entry_perm(e), 0);
 		break;

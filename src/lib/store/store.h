@@ -54,7 +54,8 @@ int keel_store_migrate(struct keel_store *s, const char *component, const char *
 struct keel_image {
 	char *id;              /* "sha256:<64 hex>" = digest of the config blob */
 	char **repo_tags;      /* NULL-terminated, familiar form ("busybox:latest") */
-	char **repo_digests;   /* NULL-terminated ("busybox@sha256:..."), often empty */
+	char **repo_digests;   /* NULL-terminated ("busybox@sha256:..."), often empty: recorded
+				  by the registry client (keel_imgdb_repo_digest in imagedb.h) */
 	json_t *config;        /* the full image config JSON (owned) */
 	char **layers;         /* absolute layer dirs, lowest first, NULL-terminated: overlayfs
 				  lowerdir is them joined by ':' in REVERSE order */
