@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -109,7 +110,8 @@ static char *render(const char *dir)
 	for (size_t i = 0; i < c->n; i++)
 		/* group/other write bits depend on the umask of whoever checked the tree out */
 		fprintf(f, "%s %o%s%s\n", c->entries[i].path,
-			(unsigned)(c->entries[i].mode & ~(mode_t)022),
+			(unsigned)(S_ISLNK(c->entries[i].mode) ? c->entries[i].mode
+							       : c->entries[i].mode & ~(mode_t)022),
 			c->entries[i].link ? " -> " : "",
 			c->entries[i].link ? c->entries[i].link : "");
 	keel_build_context_free(c);
