@@ -22,4 +22,16 @@ int keel_cli_save(int argc, char **argv);
 int keel_cli_import(int argc, char **argv);
 int keel_cli_system(int argc, char **argv);
 
+/* Container commands (src/cli/container/): run, create, start, attach, ps, stop, kill,
+ * restart, rm, wait, pause, unpause, rename, logs, inspect, exec, dispatched on argv[0]; and
+ * `keel container <cmd>`. */
+int keel_cli_container_cmd(int argc, char **argv);
+int keel_cli_container(int argc, char **argv);
+
+/* Registry commands (src/cli/registry/): pull, push, login, logout. */
+int keel_cli_pull(int argc, char **argv);
+int keel_cli_push(int argc, char **argv);
+int keel_cli_login(int argc, char **argv);
+int keel_cli_logout(int argc, char **argv);
+
 #endif

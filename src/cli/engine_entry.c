@@ -16,19 +16,17 @@
 
 #include "cli/commands.h"
 
-#define MODULE_NAME "keel-engine.so"
-
-/* Where the module is: $KEEL_ENGINE, else next to the executable (the build tree), else
- * <prefix>/lib/keel/ (installed: the executable is in <prefix>/bin). */
-static int module_path(char *buf, size_t len)
+/* Where a module is: $KEEL_MODULE_DIR/<name>, else next to the executable (the build tree),
+ * else <prefix>/lib/keel/ (installed: the executable is in <prefix>/bin). */
+static int module_path(const char *name, char *buf, size_t len)
 {
-	const char *env = getenv("KEEL_ENGINE");
+	const char *env = getenv("KEEL_MODULE_DIR");
 	char exe[PATH_MAX];
 	ssize_t n;
 	char *slash;
 
 	if (env && *env) {
-		snprintf(buf, len, "%s", env);
+		snprintf(buf, len, "%s/%s", env, name);
 		return 0;
 	}
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -39,35 +37,48 @@ static int module_path(char *buf, size_t len)
 	if (!slash)
 		return -1;
 	*slash = '\0';
-	snprintf(buf, len, "%s/" MODULE_NAME, exe);
+	snprintf(buf, len, "%s/%s", exe, name);
 	if (access(buf, R_OK) == 0)
 		return 0;
-	snprintf(buf, len, "%s/../lib/keel/" MODULE_NAME, exe);
+	snprintf(buf, len, "%s/../lib/keel/%s", exe, name);
 	return 0;
 }
 
-/* Every engine group goes through here; argv[0] is the group name. */
-static int engine_call(const char *symbol, int argc, char **argv)
+/* Remembered for processes that re-execute from a sealed copy of keel, whose /proc/self/exe
+ * no longer tells where keel is installed. */
+static void remember_dir(const char *path)
 {
-	static void *handle;
+	char dir[PATH_MAX];
+	char *slash;
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		setenv("KEEL_MODULE_DIR", dir, 0);
+	}
+}
+
+/* Every engine group goes through here; argv[0] is the group name. RTLD_LAZY: a command
+ * binds only the functions it calls. */
+static int module_call(const char *module, void **handle, const char *symbol, int argc,
+		       char **argv)
+{
 	char path[PATH_MAX];
 	int (*fn)(int, char **);
 
-	if (!handle) {
-		if (module_path(path, sizeof(path)) < 0) {
-			fprintf(stderr, "keel: cannot locate %s\n", MODULE_NAME);
+	if (!*handle) {
+		if (module_path(module, path, sizeof(path)) < 0) {
+			fprintf(stderr, "keel: cannot locate %s\n", module);
 			return 125;
 		}
-		/* Remembered for processes that re-execute from a sealed copy of keel, whose
-		 * /proc/self/exe no longer tells where keel is installed. */
-		setenv("KEEL_ENGINE", path, 0);
-		handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-		if (!handle) {
+		remember_dir(path);
+		*handle = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
+		if (!*handle) {
 			fprintf(stderr, "keel: %s: %s\n", argv[0], dlerror());
 			return 125;
 		}
 	}
-	*(void **)&fn = dlsym(handle, symbol);
+	*(void **)&fn = dlsym(*handle, symbol);
 	if (!fn) {
 		fprintf(stderr, "keel: %s: %s\n", argv[0], dlerror());
 		return 125;
@@ -75,10 +86,17 @@ static int engine_call(const char *symbol, int argc, char **argv)
 	return fn(argc, argv);
 }
 
+static void *engine_handle, *registry_handle;
+
 #define ENGINE_ENTRY(name)                                                                         \
 	int name(int argc, char **argv)                                                            \
 	{                                                                                          \
-		return engine_call(#name, argc, argv);                                             \
+		return module_call("keel-engine.so", &engine_handle, #name, argc, argv);            \
+	}
+#define REGISTRY_ENTRY(name)                                                                       \
+	int name(int argc, char **argv)                                                            \
+	{                                                                                          \
+		return module_call("keel-registry.so", &registry_handle, #name, argc, argv);        \
 	}
 
 ENGINE_ENTRY(keel_cli_images)
@@ -90,3 +108,9 @@ ENGINE_ENTRY(keel_cli_load)
 ENGINE_ENTRY(keel_cli_save)
 ENGINE_ENTRY(keel_cli_import)
 ENGINE_ENTRY(keel_cli_system)
+ENGINE_ENTRY(keel_cli_container_cmd)
+ENGINE_ENTRY(keel_cli_container)
+REGISTRY_ENTRY(keel_cli_pull)
+REGISTRY_ENTRY(keel_cli_push)
+REGISTRY_ENTRY(keel_cli_login)
+REGISTRY_ENTRY(keel_cli_logout)

@@ -1,0 +1,161 @@
+/* keel logs and keel inspect. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/container/ctr_cli.h"
+#include "cli/image/image_cli.h"
+#include "engine/logfile.h"
+#include "engine/monitor.h"
+#include "util/cleanup.h"
+#include "util/template.h"
+
+static int parse_when(const char *s, const char *flag, struct timespec *out)
+{
+	struct timespec now;
+	keel_error_t err;
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (keel_logfile_parse_time(s, &now, out, &err) < 0) {
+		fprintf(stderr, "invalid value for \"%s\": %s\n", flag, err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+int cli_ctr_logs(int argc, char **argv)
+{
+	bool follow = false, timestamps = false, details = false;
+	const char *tail = NULL, *since = NULL, *until = NULL;
+	const struct dflag flags[] = {
+		{ "follow", 'f', DF_BOOL, &follow, "Follow log output" },
+		{ "tail", 'n', DF_STRING, &tail,
+		  "Number of lines to show from the end of the logs (default \"all\")" },
+		{ "timestamps", 't', DF_BOOL, &timestamps, "Show timestamps" },
+		{ "since", 0, DF_STRING, &since,
+		  "Show logs since timestamp or relative (e.g. 42m)" },
+		{ "until", 0, DF_STRING, &until,
+		  "Show logs before a timestamp or relative (e.g. 42m)" },
+		{ "details", 0, DF_BOOL, &details, "Show extra details provided to logs" },
+		{ 0 },
+	};
+	const struct dcmd cmd = {
+		"logs", "[OPTIONS] CONTAINER", "Fetch the logs of a container", NULL, flags, 1, 1
+	};
+	struct keel_logs_opts lo = {
+		.tail = -1, .stop_fd = -1, .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO
+	};
+	struct dargs a;
+	struct keel_engine *e;
+	struct keel_ctr *c;
+	keel_error_t err;
+	cleanup_close int wait_fd = -1;
+	int r;
+	argc = cli_ctr_globals(argc, argv, -1, true, NULL);
+	if ((r = dflags_parse(&cmd, argc, argv, &a)))
+		return r > 0 ? 0 : 125;
+	if (tail && strcmp(tail, "all"))
+		lo.tail = strtol(tail, NULL, 10);
+	lo.timestamps = timestamps;
+	if ((since && (lo.has_since = true) && parse_when(since, "since", &lo.since) < 0) ||
+	    (until && (lo.has_until = true) && parse_when(until, "until", &lo.until) < 0))
+		return 125;
+	if (!(e = cli_engine()))
+		return 125;
+	if (!(c = cli_ctr_get(e, a.pos[0]))) {
+		keel_engine_close(e);
+		return 1;
+	}
+	if (follow) {
+		/* follow ends when the container does: a WAIT connection hangs up then */
+		cleanup_free char *dir = keel_ctr_dir(e, c->id);
+		struct keel_monitor_req req = { .op = KEEL_MON_OP_WAIT };
+		wait_fd = dir ? keel_monitor_connect(dir, &req, &err) : -1;
+		lo.follow = wait_fd >= 0;
+		lo.stop_fd = wait_fd;
+	}
+	{
+		cleanup_free char *path = keel_ctr_log_path(e, c);
+		if (keel_logfile_read(path, &lo, &err) < 0)
+			r = cli_ctr_fail(&err);
+	}
+	keel_ctr_free(c);
+	keel_engine_close(e);
+	return r;
+}
+
+int cli_ctr_inspect(int argc, char **argv)
+{
+	const char *format = NULL, *type = NULL;
+	bool size = false;
+	const struct dflag flags[] = {
+		{ "format", 'f', DF_STRING, &format,
+		  "Format the output using the given Go template" },
+		{ "size", 's', DF_BOOL, &size, "Display total file sizes" },
+		{ "type", 0, DF_STRING, &type, "Return JSON for specified type" },
+		{ 0 },
+	};
+	const struct dcmd cmd = { "inspect",
+				  "[OPTIONS] CONTAINER [CONTAINER...]",
+				  "Display detailed information on one or more containers",
+				  NULL,
+				  flags,
+				  1,
+				  -1 };
+	struct keel_template *t = NULL;
+	struct dargs a;
+	struct keel_engine *e;
+	keel_error_t err;
+	json_t *all;
+	int r;
+	argc = cli_ctr_globals(argc, argv, -1, true, NULL);
+	if ((r = dflags_parse(&cmd, argc, argv, &a)))
+		return r > 0 ? 0 : 125;
+	if (format && !(t = keel_template_parse(format, &err))) {
+		fprintf(stderr, "template parsing error: %s\n", err.msg);
+		return 125;
+	}
+	if (!(e = cli_engine())) {
+		keel_template_free(t);
+		return 125;
+	}
+	all = json_array();
+	for (int i = 0; i < a.n; i++) {
+		struct keel_ctr *c = keel_ctr_get(e, a.pos[i], &err);
+		json_t *o = c ? keel_ctr_inspect(e, c, &err) : NULL;
+		keel_ctr_free(c);
+		if (!o) {
+			fprintf(stderr, "Error: %s\n",
+				err.errnum == ENOENT ? (snprintf(err.msg, sizeof(err.msg),
+								 "No such object: %s", a.pos[i]),
+							err.msg)
+						     : err.msg);
+			r = 1;
+			continue;
+		}
+		if (t) {
+			char *line = NULL;
+			if (keel_template_render(t, o, &line, &err) < 0) {
+				fprintf(stderr, "template: %s\n", err.msg);
+				r = 1;
+			} else {
+				printf("%s\n", line);
+			}
+			free(line);
+			json_decref(o);
+		} else {
+			json_array_append_new(all, o);
+		}
+	}
+	if (!t) {
+		char *s = json_dumps(all, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+		printf("%s\n", s ? s : "[]");
+		free(s);
+	}
+	json_decref(all);
+	keel_template_free(t);
+	keel_engine_close(e);
+	return r;
+}
