@@ -73,10 +73,23 @@ static int print_json(json_t *j, size_t flags)
 	return 0;
 }
 
+const char *rt_abs_path(const char *p, char *buf, size_t len)
+{
+	char cwd[4096];
+	if (!p || p[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		return p;
+	snprintf(buf, len, "%s/%s", cwd, p);
+	return buf;
+}
+
 int rt_listen_fds(void)
 {
-	const char *v = getenv("LISTEN_FDS");
+	const char *v = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
 	long n = v ? strtol(v, NULL, 10) : 0;
+	/* Only fds meant for us: a stale LISTEN_FDS inherited from further up would hand the
+	 * caller's fds 3.. to the container. */
+	if (!pid || strtol(pid, NULL, 10) != getpid())
+		return 0;
 	return n > 0 && n < 1024 ? (int)n : 0;
 }
 
@@ -96,8 +109,10 @@ static int cmd_create(struct rt_ctx *ctx, int argc, char **argv)
 		{"preserve-fds", NULL, KEEL_OPT_INT, &preserve, "pass N extra fds (3..3+N-1)"},
 		{0}};
 	int i = 1, r = rt_parse(argc, argv, &i, opts, "create [options] <container-id>", 1);
+	char pid_buf[4096], sock_buf[4096];
 	struct keel_create_opts o = {.root = ctx->root, .id = argv[i], .bundle = bundle,
-				     .pid_file = pid_file, .console_socket = console,
+				     .pid_file = rt_abs_path(pid_file, pid_buf, sizeof(pid_buf)),
+				     .console_socket = rt_abs_path(console, sock_buf, sizeof(sock_buf)),
 				     .preserve_fds = (int)preserve, .listen_fds = rt_listen_fds(),
 				     .no_pivot = no_pivot,
 				     .no_new_keyring = no_keyring};
@@ -583,6 +598,16 @@ int keel_cli_runtime(int argc, char **argv)
 	if (i >= argc) {
 		usage(stderr, prog);
 		return 1;
+	}
+	/* create chdirs into the bundle: every path the caller gave must be absolute by then. */
+	{
+		static char abs_root[4096];
+		if (root[0] != '/' && realpath(".", abs_root) &&
+		    strlen(abs_root) + strlen(root) + 2 < sizeof(abs_root)) {
+			strcat(abs_root, "/");
+			strcat(abs_root, root);
+			root = abs_root;
+		}
 	}
 	ctx.root = root;
 	ctx.prog = prog;

@@ -26,6 +26,10 @@ int rt_cmd_exec(struct rt_ctx *ctx, int argc, char **argv);
 int rt_cmd_run(struct rt_ctx *ctx, int argc, char **argv);
 int rt_cmd_update(struct rt_ctx *ctx, int argc, char **argv);
 
+/* p made absolute against the cwd (create chdirs into the bundle), in buf; p itself when it
+ * is absolute or NULL. */
+const char *rt_abs_path(const char *p, char *buf, size_t len);
+
 /* LISTEN_FDS of our environment (systemd socket activation), 0 when unset. */
 int rt_listen_fds(void);
 

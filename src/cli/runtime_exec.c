@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -22,11 +23,26 @@
 #include "util/fs.h"
 
 static volatile pid_t forward_pid;
+static volatile sig_atomic_t tty_resized;
+static int tty_master = -1; /* `run -t` without a console socket: the pty we hold */
 
 static void forward(int sig)
 {
+	/* With our own pty a window change resizes it (the kernel then signals the
+	 * container's foreground process group itself). */
+	if (sig == SIGWINCH && tty_master >= 0) {
+		tty_resized = 1;
+		return;
+	}
 	if (forward_pid > 0)
 		kill(forward_pid, sig);
+}
+
+static void copy_winsize(int master)
+{
+	struct winsize ws;
+	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+		ioctl(master, TIOCSWINSZ, &ws);
 }
 
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
@@ -254,12 +270,17 @@ out:
 static int listen_console(char *path, size_t len, keel_error_t *err)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	char dir[] = "/tmp/keel-console-XXXXXX";
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return keel_err_sys(err, "console socket");
-	snprintf(path, len, "/tmp/keel-console-%d.sock", getpid());
+	/* A private 0700 directory: nobody else can connect first or guess the name. */
+	if (!mkdtemp(dir)) {
+		close(fd);
+		return keel_err_sys(err, "console socket directory");
+	}
+	snprintf(path, len, "%s/sock", dir);
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
-	unlink(path);
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 1) < 0) {
 		close(fd);
 		return keel_err_sys(err, "console socket %s", path);
@@ -281,6 +302,10 @@ static void proxy_tty(int master)
 	}
 	for (;;) {
 		ssize_t n;
+		if (tty_resized) {
+			tty_resized = 0;
+			copy_winsize(master);
+		}
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -331,7 +356,7 @@ int rt_cmd_run(struct rt_ctx *ctx, int argc, char **argv)
 		{"keep", NULL, KEEL_OPT_BOOL, &keep, "do not delete the container after it exits"},
 		{0}};
 	int i = 1, r = rt_parse(argc, argv, &i, opts, "run [options] <container-id>", 1);
-	char sock_path[108] = "";
+	char sock_path[108] = "", pid_buf[4096], sock_buf[4096];
 	cleanup_close int listen_fd = -1, master = -1;
 	struct keel_create_opts o;
 	keel_error_t err;
@@ -346,12 +371,16 @@ int rt_cmd_run(struct rt_ctx *ctx, int argc, char **argv)
 		console = sock_path;
 	}
 	o = (struct keel_create_opts){.root = ctx->root, .id = argv[i], .bundle = bundle,
-				      .pid_file = pid_file, .console_socket = console,
+				      .pid_file = rt_abs_path(pid_file, pid_buf, sizeof(pid_buf)),
+				      .console_socket = rt_abs_path(console, sock_buf, sizeof(sock_buf)),
 				      .preserve_fds = (int)preserve, .listen_fds = rt_listen_fds(),
 				      .no_new_keyring = no_keyring};
 	r = keel_container_create(&o, &pid, &err);
-	if (sock_path[0])
+	if (sock_path[0]) {
 		unlink(sock_path);
+		*strrchr(sock_path, '/') = '\0';
+		rmdir(sock_path);
+	}
 	if (r < 0)
 		return rt_fail(&err, 1);
 	if (listen_fd >= 0) {
@@ -359,6 +388,17 @@ int rt_cmd_run(struct rt_ctx *ctx, int argc, char **argv)
 		if (conn >= 0) {
 			master = keel_console_recv(conn, &err);
 			close(conn);
+		}
+		if (master >= 0) {
+			/* The caller's terminal is raw while we copy: the pty does the \n -> \r\n
+			 * (runc leaves ONLCR off for engines, which translate themselves). */
+			struct termios t;
+			if (tcgetattr(master, &t) == 0) {
+				t.c_oflag |= OPOST | ONLCR;
+				tcsetattr(master, TCSANOW, &t);
+			}
+			copy_winsize(master);
+			tty_master = master;
 		}
 	}
 	if (keel_container_start(ctx->root, argv[i], &err) < 0) {

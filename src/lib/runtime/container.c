@@ -65,6 +65,53 @@ static int write_pid_file(const char *path, pid_t pid, keel_error_t *err)
 	return keel_write_file_atomic(path, buf, (size_t)n, 0644, err);
 }
 
+/* Whether the container gets its own namespace of that type: a new one, or a path that is
+ * not the runtime's own. */
+static bool own_namespace(const struct keel_spec *spec, enum keel_ns_type type)
+{
+	const struct keel_spec_namespace *ns = keel_spec_namespace(spec, type);
+	char self[64];
+	struct stat a, b;
+	if (!ns)
+		return false;
+	if (!ns->path)
+		return true;
+	snprintf(self, sizeof(self), "/proc/self/ns/%s", keel_ns_proc_name(type));
+	return stat(ns->path, &a) == 0 && stat(self, &b) == 0 &&
+	       (a.st_ino != b.st_ino || a.st_dev != b.st_dev);
+}
+
+/* runc's rule: a sysctl is written only where a namespace of the container's own covers it;
+ * anything else would change the host. */
+static int check_sysctls(const struct keel_spec *spec, keel_error_t *err)
+{
+	static const char *const ipc_keys[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
+					       "kernel.sem", "kernel.shmall", "kernel.shmmax",
+					       "kernel.shmmni", "kernel.shm_rmid_forced"};
+	for (char **kv = spec->linux.sysctl; kv && kv[0] && kv[1]; kv += 2) {
+		const char *k = kv[0];
+		bool ipc = strncmp(k, "fs.mqueue.", 10) == 0;
+		for (size_t i = 0; i < sizeof(ipc_keys) / sizeof(ipc_keys[0]); i++)
+			ipc = ipc || strcmp(k, ipc_keys[i]) == 0;
+		if (ipc) {
+			if (!own_namespace(spec, KEEL_NS_IPC))
+				return keel_err(err, 0, "sysctl \"%s\" is not allowed in the host's ipc "
+							"namespace", k);
+		} else if (strncmp(k, "net.", 4) == 0) {
+			if (!own_namespace(spec, KEEL_NS_NET))
+				return keel_err(err, 0, "sysctl \"%s\" is not allowed in the host's "
+							"network namespace", k);
+		} else if (strcmp(k, "kernel.hostname") == 0 || strcmp(k, "kernel.domainname") == 0) {
+			if (!own_namespace(spec, KEEL_NS_UTS))
+				return keel_err(err, 0, "sysctl \"%s\" is not allowed in the host's uts "
+							"namespace", k);
+		} else {
+			return keel_err(err, 0, "sysctl \"%s\" is not in a separate kernel namespace", k);
+		}
+	}
+	return 0;
+}
+
 static int check_unsupported(const struct keel_spec *spec, keel_error_t *err)
 {
 	if (!spec->process)
@@ -81,7 +128,7 @@ static int check_unsupported(const struct keel_spec *spec, keel_error_t *err)
 	if (!keel_spec_namespace(spec, KEEL_NS_MNT))
 		return keel_err(err, EINVAL,
 				"config.json: linux.namespaces: a mount namespace is required");
-	return 0;
+	return check_sysctls(spec, err);
 }
 
 static int load_bundle(struct create_ctx *c, keel_error_t *err)
@@ -211,9 +258,6 @@ static int add_allowed_devices(struct keel_spec *spec, keel_error_t *err)
 
 static int setup_cgroup(struct create_ctx *c, keel_error_t *err)
 {
-	c->cg = keel_cgroup_open(NULL, KEEL_CGROUP_AUTO, c->spec->linux.cgroups_path, c->o->id, err);
-	if (!c->cg)
-		return -1;
 	if (keel_cgroup_create(c->cg, err) < 0)
 		return -1;
 	if (add_allowed_devices(c->spec, err) < 0)
@@ -354,11 +398,25 @@ static int drive_init(struct create_ctx *c, keel_error_t *err)
 	}
 }
 
+/* setns(pid|time) and unshare(time) change the namespaces of the create process's later
+ * children too — the hooks among them. They must run in the runtime's own: go back after
+ * the clone. */
+static int restore_own_ns(int pid_fd, int time_fd, keel_error_t *err)
+{
+	if (pid_fd >= 0 && setns(pid_fd, CLONE_NEWPID) < 0)
+		return keel_err_sys(err, "returning to the runtime's pid namespace");
+	if (time_fd >= 0 && setns(time_fd, CLONE_NEWTIME) < 0)
+		return keel_err_sys(err, "returning to the runtime's time namespace");
+	return 0;
+}
+
 static int spawn_init(struct create_ctx *c, keel_error_t *err)
 {
 	int sv[2], flags;
 	bool new_time;
 	char fifo[PATH_MAX];
+	cleanup_close int own_pid = open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC);
+	cleanup_close int own_time = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
 
 	if (prepare_namespaces(c, &flags, &new_time, err) < 0)
 		return -1;
@@ -389,6 +447,8 @@ static int spawn_init(struct create_ctx *c, keel_error_t *err)
 	close(sv[1]);
 	close(c->init.fifo_fd);
 	c->init.fifo_fd = -1;
+	if (restore_own_ns(own_pid, own_time, err) < 0)
+		return -1;
 	return drive_init(c, err);
 }
 
@@ -439,12 +499,13 @@ int keel_container_create(const struct keel_create_opts *o, pid_t *pid, keel_err
 		    (c.init.console_fd = keel_console_connect(o->console_socket, err)) < 0)
 			goto fail;
 	}
-	if (setup_cgroup(&c, err) < 0)
+	/* Record the cgroup before it or any process exists: a create killed from here on
+	 * leaves a state that `delete --force` can clean. */
+	c.cg = keel_cgroup_open(NULL, KEEL_CGROUP_AUTO, c.spec->linux.cgroups_path, o->id, err);
+	if (!c.cg)
 		goto fail;
-	/* Record the cgroup before any process exists: a create killed from here on leaves a
-	 * state that `delete --force` can clean. */
 	st = make_state(&c, created);
-	if (keel_state_save(o->root, &st, err) < 0)
+	if (keel_state_save(o->root, &st, err) < 0 || setup_cgroup(&c, err) < 0)
 		goto fail;
 	if (c.spec->linux.seccomp) {
 		if (keel_seccomp_for_config(o->root, c.config_text, c.spec->linux.seccomp, &c.seccomp, err) < 0)
@@ -592,8 +653,10 @@ static int destroy(const char *root, struct keel_state *st, keel_error_t *err)
 	if (cg) {
 		keel_error_t ignored;
 		/* Without its own pid namespace the container's other processes outlive the
-		 * init: kill them too. */
-		keel_cgroup_kill_all(cg, SIGKILL, &ignored);
+		 * init: kill them too. With one, the kernel already did, and whatever else is in a
+		 * cgroup the container only joined is not ours to kill. */
+		if (!st->own_pid_ns)
+			keel_cgroup_kill_all(cg, SIGKILL, &ignored);
 		if (keel_cgroup_destroy(cg, err) < 0) {
 			keel_cgroup_free(cg);
 			return -1;

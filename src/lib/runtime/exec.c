@@ -114,10 +114,13 @@ __attribute__((noreturn)) static void child_main(struct exec_child *c)
 			.personality = c->spec->linux.personality,
 			.has_personality = c->spec->linux.has_personality,
 		};
-		/* READY goes first: after execve the socket is closed (CLOEXEC), which the
-		 * parent reads as "it runs"; an execve failure still arrives as ERROR. */
-		keel_sync_send(c->sync_fd, KEEL_SYNC_READY, 0, NULL);
-		keel_process_exec(&f, &err);
+		/* READY goes after everything that can fail but execve: after execve the socket
+		 * is closed (CLOEXEC), which the parent reads as "it runs"; an execve failure
+		 * still arrives as ERROR. */
+		if (keel_process_prepare(&f, &err) == 0) {
+			keel_sync_send(c->sync_fd, KEEL_SYNC_READY, 0, NULL);
+			keel_process_finish(&f, &err);
+		}
 	}
 fail:
 	keel_sync_send(c->sync_fd, KEEL_SYNC_ERROR, 0, &err);
@@ -185,6 +188,14 @@ static int spawn(struct exec_child *c, struct keel_state *st, pid_t *pid, keel_e
 	cg = keel_cgroup_open(NULL, KEEL_CGROUP_AUTO, st->cgroup_path, st->id, err);
 	ret = cg ? keel_cgroup_enter(cg, *pid, err) : -1;
 	keel_cgroup_free(cg);
+	/* The container's OOM score, not the caller's (a shim runs at about -998). */
+	if (ret == 0 && c->spec->process->has_oom_score_adj) {
+		char path[64], buf[16];
+		int n = snprintf(buf, sizeof(buf), "%d", c->spec->process->oom_score_adj);
+		snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", *pid);
+		if (keel_write_file(path, buf, (size_t)n, 0, err) < 0)
+			ret = keel_err_wrap(err, "setting oomScoreAdj");
+	}
 	if (ret == 0 && keel_sync_send(sv[0], KEEL_SYNC_GO, *pid, NULL) < 0)
 		ret = keel_err_sys(err, "sync");
 	if (ret == 0)
@@ -214,6 +225,9 @@ int keel_container_exec(const struct keel_exec_opts *o, pid_t *pid, keel_error_t
 	if (!spec || exec_checks(o, st, err) < 0)
 		goto out;
 	c.spec = spec;
+	/* A process.json without capabilities gets the container's, as runc does. */
+	if (!o->proc->caps.present)
+		o->proc->caps = spec->process->caps;
 	keel_process_clamp_rlimits(o->proc);
 	if (open_target_ns(st->pid, ns_fds, err) < 0)
 		goto out;

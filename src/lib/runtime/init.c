@@ -171,6 +171,10 @@ static int init_prepare(const struct keel_init_args *a, pid_t *host_pid, int *sl
 	if (keel_sync_recv(a->sync_fd, &m, err) < 0)
 		return -1;
 	*host_pid = m.pid;
+	/* Always a new session: a container in the caller's session could reach its
+	 * controlling terminal (TIOCSTI) even without a terminal of its own. */
+	if (setsid() < 0 && errno != EPERM)
+		return keel_err_sys(err, "setsid");
 	if (a->new_userns && become_root_in_userns(err) < 0)
 		return -1;
 	if (join_namespaces(a, err) < 0)
@@ -246,7 +250,17 @@ void keel_init_main(const struct keel_init_args *a)
 		keel_sync_send(a->sync_fd, KEEL_SYNC_ERROR, 0, &err);
 		_exit(1);
 	}
-	if (slave >= 0 && keel_console_make_ctty(slave, &err) < 0) {
+	struct keel_process_final f = {
+		.proc = spec->process,
+		.exe = exe,
+		.seccomp = a->seccomp,
+		.set_groups = true,
+		.preserve_fds = a->preserve_fds,
+		.personality = spec->linux.personality,
+		.has_personality = spec->linux.has_personality,
+	};
+	if ((slave >= 0 && keel_console_make_ctty(slave, &err) < 0) ||
+	    keel_process_prepare(&f, &err) < 0) {
 		keel_sync_send(a->sync_fd, KEEL_SYNC_ERROR, 0, &err);
 		_exit(1);
 	}
@@ -262,21 +276,8 @@ void keel_init_main(const struct keel_init_args *a)
 			_exit(1);
 		close(a->fifo_fd);
 	}
-	if (run_own_hooks(a, KEEL_HOOK_START_CONTAINER, host_pid, "running", &err) < 0)
-		goto fail;
-	{
-		struct keel_process_final f = {
-			.proc = spec->process,
-			.exe = exe,
-			.seccomp = a->seccomp,
-			.set_groups = true,
-			.preserve_fds = a->preserve_fds,
-			.personality = spec->linux.personality,
-			.has_personality = spec->linux.has_personality,
-		};
-		keel_process_exec(&f, &err);
-	}
-fail:
+	if (run_own_hooks(a, KEEL_HOOK_START_CONTAINER, host_pid, "running", &err) == 0)
+		keel_process_finish(&f, &err);
 	dprintf(STDERR_FILENO, "keel: %s\n", err.msg);
 	_exit(127);
 }

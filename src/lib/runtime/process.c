@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <dirent.h>
 #include <limits.h>
 #include <signal.h>
 #include <linux/close_range.h>
@@ -112,10 +113,23 @@ void keel_process_clamp_rlimits(struct keel_spec_process *p)
 	}
 }
 
+/* In a user namespace whose gid_map was written unprivileged, setgroups is denied. */
+static bool setgroups_denied(void)
+{
+	char buf[16] = "";
+	int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = '\0';
+	close(fd);
+	return strncmp(buf, "deny", 4) == 0;
+}
+
 static int switch_user(const struct keel_process_final *f, keel_error_t *err)
 {
 	const struct keel_spec_process *p = f->proc;
-	if (f->set_groups &&
+	if (f->set_groups && !setgroups_denied() &&
 	    setgroups(p->n_additional_gids, p->n_additional_gids ? p->additional_gids : NULL) < 0)
 		return keel_err_sys(err, "setgroups");
 	if (setresgid(p->gid, p->gid, p->gid) < 0)
@@ -150,51 +164,66 @@ static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-int keel_process_exec(const struct keel_process_final *f, keel_error_t *err)
+/* Marks every fd but stdio and the preserved ones close-on-exec; where close_range is missing
+ * or refused (a seccomp profile), walks /proc/self/fd. */
+static int cloexec_fds(int first, keel_error_t *err)
+{
+	DIR *d;
+	struct dirent *de;
+	if (syscall(SYS_close_range, (unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return 0;
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return keel_err_sys(err, "close_range");
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+		if (fd >= first && fd != dirfd(d))
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+	}
+	closedir(d);
+	return 0;
+}
+
+int keel_process_prepare(const struct keel_process_final *f, keel_error_t *err)
 {
 	const struct keel_spec_process *p = f->proc;
-	const struct keel_seccomp_prog *seccomp = f->seccomp;
 
+	if (cloexec_fds(3 + f->preserve_fds, err) < 0)
+		return -1;
 	if (apply_rlimits(p, err) < 0)
 		return -1;
-	if (f->has_personality && personality(f->personality) < 0) {
-		keel_err_sys(err, "personality");
-		return -1;
-	}
+	if (f->has_personality && personality(f->personality) < 0)
+		return keel_err_sys(err, "personality");
 	/* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it. */
-	if (seccomp && !p->no_new_privileges) {
-		if (keel_seccomp_prog_load(seccomp, err) < 0)
-			return -1;
-		seccomp = NULL;
-	}
-	if (p->caps.present && keel_caps_drop_bounding(&p->caps, err) < 0)
+	if (f->seccomp && !p->no_new_privileges && keel_seccomp_prog_load(f->seccomp, err) < 0)
 		return -1;
-	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) {
-		keel_err_sys(err, "keepcaps");
+	/* No "capabilities" in the config means none at all (as runc), not root's full set:
+	 * the zeroed struct drops every capability. */
+	if (keel_caps_drop_bounding(&p->caps, err) < 0)
 		return -1;
-	}
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		return keel_err_sys(err, "keepcaps");
 	if (switch_user(f, err) < 0)
 		return -1;
-	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) {
-		keel_err_sys(err, "keepcaps");
-		return -1;
-	}
-	if (p->caps.present && keel_caps_apply(&p->caps, err) < 0)
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+		return keel_err_sys(err, "keepcaps");
+	if (keel_caps_apply(&p->caps, err) < 0)
 		return -1;
 	if (p->has_umask)
 		umask(p->umask);
 	if (keel_process_enter_cwd(p->cwd, err) < 0)
 		return -1;
-	if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		keel_err_sys(err, "no_new_privs");
-		return -1;
-	}
-	if (syscall(SYS_close_range, 3 + f->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-		keel_err_sys(err, "close_range");
-		return -1;
-	}
+	if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return keel_err_sys(err, "no_new_privs");
+	return 0;
+}
+
+int keel_process_finish(const struct keel_process_final *f, keel_error_t *err)
+{
+	const struct keel_spec_process *p = f->proc;
 	reset_signals();
-	if (seccomp && keel_seccomp_prog_load(seccomp, err) < 0)
+	/* With no_new_privs the filter goes last, as close to execve as possible. */
+	if (f->seccomp && p->no_new_privileges && keel_seccomp_prog_load(f->seccomp, err) < 0)
 		return -1;
 	execve(f->exe, p->args, p->env);
 	return keel_err(err, errno, "exec: \"%s\"", p->args[0]);

@@ -29,10 +29,16 @@ struct keel_process_final {
 	bool has_personality;
 };
 
-/* rlimits, personality, bounding set, uid/gid/groups, caps,
- * umask, cwd (must stay inside the root), no_new_privs, seccomp, CLOEXEC on every fd but
- * stdio and preserved ones, then execve. Returns only on failure. Runs in a forked child. */
-int keel_process_exec(const struct keel_process_final *f, keel_error_t *err);
+/* Everything that can fail before the user's program is due to start: fds marked
+ * close-on-exec (all but stdio and preserved ones), rlimits, personality, seccomp when
+ * no_new_privs is off (it needs CAP_SYS_ADMIN), bounding set, groups/gid/uid, capabilities,
+ * umask, cwd (must stay inside the root), no_new_privs. The init runs it before it reports
+ * READY, so such a failure fails `create` with its message, as with runc. In a forked child. */
+int keel_process_prepare(const struct keel_process_final *f, keel_error_t *err);
+
+/* The last steps: signal dispositions reset, seccomp when no_new_privs is on, execve.
+ * Returns only on failure. */
+int keel_process_finish(const struct keel_process_final *f, keel_error_t *err);
 
 /* Without CAP_SYS_RESOURCE no process can raise a hard limit (root on some hosts lacks it;
  * podman asks for NOFILE 1048576). Rather than refuse to start, as runc does, hard limits
