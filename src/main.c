@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "engine/monitor.h"
+#include "runtime/sealed_exe.h"
 #include "keel-config.h"
 
 static const struct {
@@ -46,7 +48,12 @@ static const struct {
 	{"export", keel_cli_container_cmd, "export a container's filesystem as a tar archive"},
 	{"commit", keel_cli_container_cmd, "create a new image from a container's changes"},
 	{"port", keel_cli_container_cmd, "list port mappings of a container"},
+	{"build", keel_cli_build, "build an image from a Dockerfile"},
 	{"container", keel_cli_container, "manage containers (ls, rm, prune, ...)"},
+	{"pull", keel_cli_pull, "download an image from a registry"},
+	{"push", keel_cli_push, "upload an image to a registry"},
+	{"login", keel_cli_login, "log in to a registry"},
+	{"logout", keel_cli_logout, "log out from a registry"},
 };
 
 static void usage(FILE *out)
@@ -103,6 +110,17 @@ int main(int argc, char **argv)
 
 	if (strcmp(self, "keel-runtime") == 0 || strcmp(self, "runc") == 0)
 		return keel_cli_runtime(argc, argv);
+	/* A container's monitor, exec'd by the engine (engine/monitor.h): not a command. Its
+	 * containers are forks of it, so it runs from a sealed copy of keel, like the runtime
+	 * (CVE-2019-5736: /proc/<pid>/exe of a container's init must not be the host binary). */
+	if (argc > 1 && strcmp(argv[1], KEEL_MONITOR_ARG) == 0) {
+		keel_error_t err;
+		if (keel_sealed_exe_ensure(argv, &err) < 0) {
+			fprintf(stderr, "keel: monitor: %s\n", err.msg);
+			return 125;
+		}
+		return keel_monitor_exec_main(argc - 1, argv + 1);
+	}
 	{
 		int used = global_options(argc, argv);
 		if (used < 0) {

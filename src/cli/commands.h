@@ -28,6 +28,9 @@ int keel_cli_system(int argc, char **argv);
 int keel_cli_container_cmd(int argc, char **argv);
 int keel_cli_container(int argc, char **argv);
 
+/* `keel build` (src/cli/build/): an image from a Dockerfile. */
+int keel_cli_build(int argc, char **argv);
+
 /* Registry commands (src/cli/registry/): pull, push, login, logout. */
 int keel_cli_pull(int argc, char **argv);
 int keel_cli_push(int argc, char **argv);

@@ -144,22 +144,56 @@ static json_t *host_config_json(const struct keel_run_opts *o)
 	return h;
 }
 
+/* The layers start mounts (keel_ctr_layers): the image's, then the init layer. */
+static char **start_layers(struct keel_engine *e, const struct keel_image *img, keel_error_t *err)
+{
+	char init[PATH_MAX];
+	size_t n = 0;
+	char **v;
+	if (keel_ctr_init_layer(e->root, init, sizeof(init), err) < 0)
+		return NULL;
+	while (img->layers[n])
+		n++;
+	if (!(v = calloc(n + 2, sizeof(*v))))
+		return keel_err(err, ENOMEM, "out of memory"), NULL;
+	memcpy(v, img->layers, n * sizeof(*v));
+	v[n] = strdup(init);
+	if (!v[n]) {
+		free(v);
+		return keel_err(err, ENOMEM, "out of memory"), NULL;
+	}
+	return v;
+}
+
 /* Mounts the rootfs in a private namespace to generate the spec: users and groups are looked
- * up in the image's /etc/passwd through the real (merged) view. */
-static json_t *generate_spec(const char *dir, const struct keel_image *img,
+ * up in the image's /etc/passwd through the real (merged) view. The mount is the one start
+ * makes (same layers), and the namespace is kept for it: `run` mounts once. */
+static json_t *generate_spec(struct keel_engine *e, const char *dir, const struct keel_image *img,
 			     const struct keel_run_opts *o, const char *id, keel_error_t *err)
 {
 	char merged[PATH_MAX];
-	json_t *spec;
+	char **layers = start_layers(e, img, err);
+	json_t *spec = NULL;
 	int host_ns;
+	size_t n = 0;
+	if (!layers)
+		return NULL;
 	snprintf(merged, sizeof(merged), "%s/merged", dir);
-	if (keel_ctr_ns_enter(dir, img->layers, &host_ns, err) < 0)
-		return NULL;
+	if (keel_ctr_ns_enter(dir, layers, &host_ns, err) < 0)
+		goto out;
 	spec = keel_ocispec_generate(img->config, o, id, merged, err);
-	if (keel_ctr_ns_leave(host_ns, spec ? err : &(keel_error_t){ 0 }) < 0) {
+	if (keel_ctr_ns_leave_keep(dir, host_ns, spec ? err : &(keel_error_t){ 0 }) < 0) {
 		json_decref(spec);
-		return NULL;
+		spec = NULL;
 	}
+	if (!spec)
+		keel_ctr_ns_forget();
+out:
+	/* the image's strings are borrowed; only the init layer's is ours */
+	while (layers[n])
+		n++;
+	free(layers[n - 1]);
+	free(layers);
 	return spec;
 }
 
@@ -195,7 +229,7 @@ static int make_dir(struct keel_engine *e, struct keel_ctr *c, const struct keel
 		return keel_err_sys(err, "mkdir %s", dir);
 	if (keel_ctr_dir_populate(dir, hostname, o->add_hosts, o->network == KEEL_NETWORK_HOST,
 				  err) < 0 ||
-	    !(spec = generate_spec(dir, img, o, c->id, err)) ||
+	    !(spec = generate_spec(e, dir, img, o, c->id, err)) ||
 	    add_etc_binds(spec, dir, o->read_only, err) < 0)
 		return -1;
 	/* the bundle is the directory: a relative root keeps the spec movable */
@@ -293,6 +327,7 @@ struct keel_ctr *keel_ctr_create(struct keel_engine *e, const char *image_ref,
 	}
 	goto out;
 fail_dir:
+	keel_ctr_ns_forget();
 	keel_rm_rf(dir, &ignored);
 fail:
 	keel_ctr_free(c);

@@ -38,6 +38,12 @@ int keel_ctr_ns_enter(const char *dir, char *const *layers, int *host_ns, keel_e
  * namespace (and the overlay in it) lives on while a process (the monitor) is inside. */
 int keel_ctr_ns_leave(int host_ns, keel_error_t *err);
 
+/* Like keel_ctr_ns_leave, but keeps the private namespace (an fd in this module) for the next
+ * keel_ctr_ns_enter of the same dir, which then enters it instead of mounting again (the
+ * layers must be the same). keel_ctr_ns_forget drops it; any other enter does too. */
+int keel_ctr_ns_leave_keep(const char *dir, int host_ns, keel_error_t *err);
+void keel_ctr_ns_forget(void);
+
 /* Creates upper/ work/ merged/ and the hostname, hosts and resolv.conf files of a new
  * container directory. host_network: copy the host's /etc/hosts as docker does. */
 int keel_ctr_dir_populate(const char *dir, const char *hostname, char *const *add_hosts,

@@ -1,10 +1,12 @@
 /* Container lifecycle on top of the monitor: status, start, stop, kill, wait, pause, rm. */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -110,6 +112,9 @@ static void monitor_opts(const struct keel_engine *e, const struct keel_ctr *c, 
 		.wait_attach = attach,
 		.stop_signal = (int)json_integer_value(cfg_get(c, "Keel", "StopSignal")),
 		.stop_timeout = json_is_integer(timeout) ? (int)json_integer_value(timeout) : -1,
+		/* the keel executable that loaded this module: the monitor starts from its
+		 * small image (keel_monitor_exec_main), not as a copy of this process */
+		.exe = "/proc/self/exe",
 	};
 	if (!policy || keel_restart_parse(policy, &o->restart, &ignored) < 0)
 		o->restart = (struct keel_restart_policy){ .mode = KEEL_RESTART_NO };
@@ -258,7 +263,20 @@ int keel_ctr_pause(struct keel_engine *e, const struct keel_ctr *c, bool pause, 
  * (it still holds the private mount namespace with the overlay). */
 static void wait_monitor_gone(pid_t pid)
 {
-	for (int i = 0; pid > 0 && i < 400 && keel_pid_alive(pid, 0); i++)
+	int fd;
+	if (pid <= 0)
+		return;
+	/* a pidfd turns readable when the process exits: no polling (Linux >= 5.3) */
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd >= 0) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (keel_pid_alive(pid, 0))
+			while (poll(&p, 1, 400) < 0 && errno == EINTR)
+				;
+		close(fd);
+		return;
+	}
+	for (int i = 0; i < 400 && keel_pid_alive(pid, 0); i++)
 		nanosleep(&(struct timespec){ .tv_nsec = 1000 * 1000 }, NULL);
 }
 

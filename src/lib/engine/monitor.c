@@ -8,6 +8,7 @@
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -833,8 +834,10 @@ static void drop_text_pages(void)
 		char perms[8];
 		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3)
 			continue;
-		if (perms[0] == 'r' && perms[1] == '-' && perms[2] == 'x' && strchr(line, '/'))
+		if (perms[0] == 'r' && perms[1] == '-' && perms[2] == 'x' && strchr(line, '/')) {
 			madvise((void *)lo, hi - lo, MADV_DONTNEED);
+			madvise((void *)lo, hi - lo, MADV_RANDOM);
+		}
 	}
 	fclose(f);
 }
@@ -865,6 +868,105 @@ static __attribute__((noreturn)) void monitor_main(const struct keel_monitor_opt
 	_exit(0);
 }
 
+/* ---------- the exec'd monitor ---------- */
+
+enum { ARG_DIR = 1, ARG_RUNTIME_ROOT, ARG_ID, ARG_BUNDLE, ARG_LOG, ARG_LOG_SIZE, ARG_LOG_FILES,
+       ARG_RESTART, ARG_RETRIES, ARG_FLAGS, ARG_STOP_SIGNAL, ARG_STOP_TIMEOUT, ARG_N };
+
+enum { FLAG_TTY = 1, FLAG_STDIN_OPEN = 2, FLAG_STDIN_ONCE = 4, FLAG_WAIT_ATTACH = 8 };
+
+/* Starts `exe KEEL_MONITOR_ARG opts...` with the report pipe as fd 3. posix_spawn is a
+ * vfork: nothing of the caller's (large) address space is copied; the exec'd monitor does
+ * the double fork itself, from its small image. *mid is the process to reap. */
+static int spawn_exec(const struct keel_monitor_opts *o, int wfd, pid_t *mid, keel_error_t *err)
+{
+	char num[7][24];
+	char *argv[ARG_N + 2] = { 0 };
+	posix_spawn_file_actions_t fa;
+	int r;
+
+	snprintf(num[0], sizeof(num[0]), "%lld", o->log_max_size);
+	snprintf(num[1], sizeof(num[1]), "%d", o->log_max_files);
+	snprintf(num[2], sizeof(num[2]), "%d", (int)o->restart.mode);
+	snprintf(num[6], sizeof(num[6]), "%d", o->restart.max_retries);
+	snprintf(num[3], sizeof(num[3]), "%d",
+		 (o->tty ? FLAG_TTY : 0) | (o->stdin_open ? FLAG_STDIN_OPEN : 0) |
+		     (o->stdin_once ? FLAG_STDIN_ONCE : 0) |
+		     (o->wait_attach ? FLAG_WAIT_ATTACH : 0));
+	snprintf(num[4], sizeof(num[4]), "%d", o->stop_signal);
+	snprintf(num[5], sizeof(num[5]), "%d", o->stop_timeout);
+	argv[0] = (char *)"keel-monitor"; /* what ps shows; main() dispatches on argv[1] */
+	argv[1] = (char *)KEEL_MONITOR_ARG;
+	argv[1 + ARG_DIR] = (char *)o->dir;
+	argv[1 + ARG_RUNTIME_ROOT] = (char *)o->runtime_root;
+	argv[1 + ARG_ID] = (char *)o->id;
+	argv[1 + ARG_BUNDLE] = (char *)o->bundle;
+	argv[1 + ARG_LOG] = (char *)(o->log_path ? o->log_path : "");
+	argv[1 + ARG_LOG_SIZE] = num[0];
+	argv[1 + ARG_LOG_FILES] = num[1];
+	argv[1 + ARG_RESTART] = num[2];
+	argv[1 + ARG_RETRIES] = num[6];
+	argv[1 + ARG_FLAGS] = num[3];
+	argv[1 + ARG_STOP_SIGNAL] = num[4];
+	argv[1 + ARG_STOP_TIMEOUT] = num[5];
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return keel_err(err, ENOMEM, "out of memory");
+	/* dup2 onto fd 3 clears its close-on-exec flag; wfd itself (CLOEXEC) goes away */
+	r = posix_spawn_file_actions_adddup2(&fa, wfd, SYNC_FD);
+	if (r == 0)
+		r = posix_spawn(mid, o->exe, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	return r != 0 ? keel_err(err, r, "starting the monitor (%s)", o->exe) : 0;
+}
+
+static int parse_int(const char *s, long long *v)
+{
+	char *end;
+	errno = 0;
+	*v = strtoll(s, &end, 10);
+	return errno || end == s || *end ? -1 : 0;
+}
+
+int keel_monitor_exec_main(int argc, char **argv)
+{
+	static struct keel_monitor_opts o;
+	long long size, files, mode, retries, flags, sig, timeout;
+	pid_t gc;
+
+	if (argc != ARG_N || parse_int(argv[ARG_LOG_SIZE], &size) < 0 ||
+	    parse_int(argv[ARG_LOG_FILES], &files) < 0 ||
+	    parse_int(argv[ARG_RESTART], &mode) < 0 || parse_int(argv[ARG_RETRIES], &retries) < 0 ||
+	    parse_int(argv[ARG_FLAGS], &flags) < 0 || parse_int(argv[ARG_STOP_SIGNAL], &sig) < 0 ||
+	    parse_int(argv[ARG_STOP_TIMEOUT], &timeout) < 0 ||
+	    fcntl(SYNC_FD, F_SETFD, FD_CLOEXEC) < 0) {
+		fprintf(stderr, "keel: %s is internal to keel\n", KEEL_MONITOR_ARG);
+		return 125;
+	}
+	o = (struct keel_monitor_opts){
+		.dir = argv[ARG_DIR],
+		.runtime_root = argv[ARG_RUNTIME_ROOT],
+		.id = argv[ARG_ID],
+		.bundle = argv[ARG_BUNDLE],
+		.log_path = *argv[ARG_LOG] ? argv[ARG_LOG] : NULL,
+		.log_max_size = size,
+		.log_max_files = (int)files,
+		.restart = { .mode = (enum keel_restart_mode)mode, .max_retries = (int)retries },
+		.tty = flags & FLAG_TTY,
+		.stdin_open = flags & FLAG_STDIN_OPEN,
+		.stdin_once = flags & FLAG_STDIN_ONCE,
+		.wait_attach = flags & FLAG_WAIT_ATTACH,
+		.stop_signal = (int)sig,
+		.stop_timeout = (int)timeout,
+	};
+	/* as the fork path's intermediate: a new session, the monitor its child, then gone */
+	setsid();
+	gc = fork();
+	if (gc != 0)
+		_exit(gc < 0 ? 1 : 0);
+	syscall(SYS_close_range, SYNC_FD + 1, ~0U, 0);
+	monitor_main(&o);
+}
+
 int keel_monitor_spawn(const struct keel_monitor_opts *o, pid_t *monitor_pid, keel_error_t *err)
 {
 	int p[2];
@@ -877,6 +979,14 @@ int keel_monitor_spawn(const struct keel_monitor_opts *o, pid_t *monitor_pid, ke
 				"monitor: dir, runtime_root, id and bundle are required");
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return keel_err_sys(err, "monitor pipe");
+	if (o->exe) {
+		if (spawn_exec(o, p[1], &mid, err) < 0) {
+			close(p[0]);
+			close(p[1]);
+			return -1;
+		}
+		goto wait;
+	}
 	mid = fork();
 	if (mid < 0) {
 		close(p[0]);
@@ -897,6 +1007,7 @@ int keel_monitor_spawn(const struct keel_monitor_opts *o, pid_t *monitor_pid, ke
 		syscall(SYS_close_range, SYNC_FD + 1, ~0U, 0);
 		monitor_main(o);
 	}
+wait:
 	close(p[1]);
 	waitpid(mid, NULL, 0);
 	do

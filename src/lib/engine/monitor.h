@@ -45,6 +45,10 @@ struct keel_monitor_opts {
 			     (run -it / start -a: no output is missed) */
 	int stop_signal;  /* used when the monitor itself gets SIGTERM; 0 = SIGTERM */
 	int stop_timeout; /* seconds before SIGKILL in that case; < 0 = 10 */
+	const char *exe;  /* NULL: the monitor is a fork of the caller. Else an executable whose
+			     main() hands `exe KEEL_MONITOR_ARG ...` to keel_monitor_exec_main
+			     (keel's core binary): the monitor starts from that small image
+			     instead of a copy of the caller's heap and libraries. */
 };
 
 /* Spawns the monitor and returns once the container is started (or, with wait_attach,
@@ -53,6 +57,14 @@ struct keel_monitor_opts {
  * the error, and *err holds the runtime's message (it crosses the fork over a pipe).
  * Call before the caller starts threads (the monitor is a fork of it). */
 int keel_monitor_spawn(const struct keel_monitor_opts *o, pid_t *monitor_pid, keel_error_t *err);
+
+/* The hidden first argument of an exec'd monitor (see keel_monitor_opts.exe). */
+#define KEEL_MONITOR_ARG "__monitor"
+
+/* main() of an exec'd monitor: argv[0] is KEEL_MONITOR_ARG, the options follow as
+ * keel_monitor_spawn wrote them, fd 3 is the report pipe. Detaches (setsid, fork) and runs
+ * the monitor; returns only on bad arguments (125). */
+int keel_monitor_exec_main(int argc, char **argv);
 
 /* ---------- the wire ---------- */
 
