@@ -87,44 +87,6 @@ out:
 	return ret;
 }
 
-static la_ssize_t blob_cb(struct archive *a, void *ud, const void *buf, size_t len)
-{
-	keel_error_t e;
-	if (keel_blob_write(ud, buf, len, &e) < 0) {
-		archive_set_error(a, EIO, "%s", e.msg);
-		return -1;
-	}
-	return (la_ssize_t)len;
-}
-
-/* The upper dir as an uncompressed tar blob (its digest is the diff id). */
-static int diff_blob(struct keel_store *s, const char *upper, char out[KEEL_DIGEST_SIZE],
-		     keel_error_t *err)
-{
-	cleanup_close int dfd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct keel_blob_writer w;
-	struct archive *a;
-	int ret;
-	if (dfd < 0)
-		return keel_err_sys(err, "open %s", upper);
-	if (keel_blob_begin(s, &w, err) < 0)
-		return -1;
-	a = archive_write_new();
-	archive_write_set_format_pax_restricted(a);
-	archive_write_set_bytes_in_last_block(a, 1);
-	ret = archive_write_open(a, &w, NULL, blob_cb, NULL) == ARCHIVE_OK
-		      ? keel_layer_write_tar(dfd, a, true, err)
-		      : keel_err(err, EIO, "layer: %s", archive_error_string(a));
-	if (archive_write_close(a) != ARCHIVE_OK && ret == 0)
-		ret = keel_err(err, EIO, "layer: %s", archive_error_string(a));
-	archive_write_free(a);
-	if (ret < 0) {
-		keel_blob_abort(&w);
-		return -1;
-	}
-	return keel_blob_commit(&w, NULL, out, err);
-}
-
 static bool dir_empty(const char *path)
 {
 	DIR *d = opendir(path);
@@ -175,7 +137,7 @@ static int commit_locked(struct keel_store *s, struct exec_image *im, const char
 	cleanup_free char *cfg_s = NULL;
 	bool layer = upper && !dir_empty(upper);
 	char **blobs;
-	if (layer && diff_blob(s, upper, diff, err) < 0)
+	if (layer && keel_image_diff_blob(s, upper, diff, err) < 0)
 		return -1;
 	/* Docker's builder records which image a step ran on. */
 	json_object_set_new(json_object_get(im->cfg, "config"), "Image",

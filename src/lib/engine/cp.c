@@ -82,22 +82,6 @@ struct walker {
 	keel_error_t *err;
 };
 
-/* A message shown as it is (docker's words, no strerror suffix) that still carries errnum. */
-static int plain_err(keel_error_t *err, int errnum, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int plain_err(keel_error_t *err, int errnum, const char *fmt, ...)
-{
-	char msg[KEEL_ERROR_MSG_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	keel_err(err, 0, "%s", msg);
-	if (err)
-		err->errnum = errnum;
-	return -1;
-}
-
 static int openat2_fd(int root, const char *path, int flags, uint64_t resolve)
 {
 	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC), .resolve = resolve };
@@ -395,7 +379,7 @@ static int fs_put(struct fs_sink *fs, struct archive_entry *e, struct data_src *
 	/* docker cp's NoOverwriteDirNonDir: a directory never replaces a non-directory nor
 	 * the other way round (no rm -rf of a user's tree by a stray name). */
 	if (exists && is_dir != !!S_ISDIR(st.st_mode))
-		return plain_err(err, EEXIST, "cannot overwrite %s %s with %s",
+		return keel_err_user(err, EEXIST, "cannot overwrite %s %s with %s",
 				 is_dir ? "non-directory" : "directory", full,
 				 is_dir ? "directory" : "non-directory");
 	/* Replace, never write through: what is there may be a planted symlink or hardlink. */
@@ -590,7 +574,7 @@ static int open_source(const struct side *s, const char *src, bool follow, struc
 	}
 	if (out->fd < 0 || fstat(out->fd, &out->st) < 0) {
 		if (errno == ENOENT && s->container)
-			return plain_err(err, ENOENT, "could not find the file %s in container",
+			return keel_err_user(err, ENOENT, "could not find the file %s in container",
 					 src);
 		return keel_err_sys(err, "%s", src);
 	}
@@ -650,14 +634,14 @@ static int plan_dest(const struct side *s, const char *dst, const struct source 
 		if (dst_slash)
 			return keel_err(err, ENOTDIR, "%s", dst);
 		if (src_dir)
-			return plain_err(err, EISDIR, "cannot copy a directory to a file: %s", dst);
+			return keel_err_user(err, EISDIR, "cannot copy a directory to a file: %s", dst);
 		if (follow_dest(s, dst, real, sizeof(real), err) < 0)
 			return -1;
 		dst = real;
 	} else if (errno != ENOENT) {
 		return keel_err_sys(err, "%s", dst);
 	} else if (dst_slash && !src_dir) {
-		return plain_err(err, ENOENT, "%s: the destination directory must exist", dst);
+		return keel_err_user(err, ENOENT, "%s: the destination directory must exist", dst);
 	}
 	split_path(dst, p->dir, sizeof(p->dir), base, sizeof(base));
 	snprintf(p->top, sizeof(p->top), "%s", base);
@@ -768,7 +752,7 @@ static int untar_into(int rootfd, int fd, const char *dst, const struct keel_cp_
 		if (dfd < 0 || fstat(dfd, &st) < 0)
 			return keel_err_sys(err, "could not find the file %s in container", dst);
 		if (!S_ISDIR(st.st_mode))
-			return plain_err(err, ENOTDIR, "%s: destination must be a directory", dst);
+			return keel_err_user(err, ENOTDIR, "%s: destination must be a directory", dst);
 	}
 	snprintf(p.dir, sizeof(p.dir), "%s", dst);
 	fs_sink_init(&fs, &c, &p, o, err);

@@ -18,21 +18,6 @@
 
 extern char **environ;
 
-/* A message shown as it is (docker's words, no strerror suffix) that still carries errnum. */
-static int plain_err(keel_error_t *err, int errnum, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int plain_err(keel_error_t *err, int errnum, const char *fmt, ...)
-{
-	char msg[KEEL_ERROR_MSG_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	keel_err(err, 0, "%s", msg);
-	if (err)
-		err->errnum = errnum;
-	return -1;
-}
 
 void keel_top_free(struct keel_top *t)
 {
@@ -60,7 +45,7 @@ int keel_top_check_args(const char *ps_args, keel_error_t *err)
 		for (ve = v; *ve && !isspace((unsigned char)*ve);)
 			ve++;
 		if ((size_t)(eq - k) != 3 || strncmp(k, "pid", 3) != 0)
-			return plain_err(err, EINVAL, "specifying \"%.*s=%.*s\" is not allowed",
+			return keel_err_user(err, EINVAL, "specifying \"%.*s=%.*s\" is not allowed",
 					 (int)(eq - k), k, (int)(ve - v), v);
 	}
 	return 0;
@@ -154,13 +139,13 @@ static int parse_row(struct keel_top *t, size_t pid_col, const char *line, size_
 	if (nf == 0)
 		return 0;
 	if (nf <= pid_col)
-		return plain_err(err, EINVAL, "unexpected ps output: %.*s", (int)len, line);
+		return keel_err_user(err, EINVAL, "unexpected ps output: %.*s", (int)len, line);
 	if (strcmp(f[pid_col], "-") == 0)
 		return *prev ? add_row(t, f, nf, err) : 0;
 	errno = 0;
 	p = strtol(f[pid_col], &end, 10);
 	if (errno || *end || end == f[pid_col])
-		return plain_err(err, EINVAL, "Unexpected pid '%s'", f[pid_col]);
+		return keel_err_user(err, EINVAL, "Unexpected pid '%s'", f[pid_col]);
 	*prev = has_pid(pids, npids, p);
 	return *prev ? add_row(t, f, nf, err) : 0;
 }
@@ -179,7 +164,7 @@ int keel_top_parse(const char *out, const pid_t *pids, size_t npids, struct keel
 			found = true, pid_col = i;
 	if (!found) {
 		keel_top_free(t);
-		return plain_err(err, EINVAL, "Couldn't find PID field in ps output");
+		return keel_err_user(err, EINVAL, "Couldn't find PID field in ps output");
 	}
 	for (const char *line = *nl ? nl + 1 : nl; *line; line = *nl ? nl + 1 : nl) {
 		nl = strchrnul(line, '\n');

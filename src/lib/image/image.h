@@ -58,4 +58,10 @@ int keel_image_import(struct keel_store *s, int fd, char *const *changes, size_t
  * image runtime config object (the "config" member). */
 int keel_image_apply_change(json_t *config, const char *change, keel_error_t *err);
 
+/* Writes an overlay upper dir as an uncompressed tar blob — whiteouts turned back into .wh.
+ * entries — and puts its digest (the new layer's diff id) in out. For commit, import and
+ * build. */
+int keel_image_diff_blob(struct keel_store *s, const char *upper, char out[KEEL_DIGEST_SIZE],
+			 keel_error_t *err);
+
 #endif

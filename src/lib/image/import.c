@@ -214,9 +214,8 @@ static la_ssize_t blob_cb(struct archive *a, void *ud, const void *buf, size_t l
 	return (la_ssize_t)len;
 }
 
-/* The upper dir as an uncompressed tar blob (its digest is the new diff id). */
-static int diff_blob(struct keel_store *s, const char *upper, char out[KEEL_DIGEST_SIZE],
-		     keel_error_t *err)
+int keel_image_diff_blob(struct keel_store *s, const char *upper, char out[KEEL_DIGEST_SIZE],
+			 keel_error_t *err)
 {
 	cleanup_close int dfd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct keel_blob_writer w;
@@ -302,7 +301,7 @@ static char *commit_locked(struct keel_store *s, const char *upper, const char *
 		return NULL;
 	blobs = parent ? parent_blobs(s, parent, err) : calloc(2, sizeof(char *));
 	n = parent ? parent->n_layers : 0;
-	if (!blobs || diff_blob(s, upper, diff, err) < 0 || !(blobs[n] = strdup(diff)))
+	if (!blobs || keel_image_diff_blob(s, upper, diff, err) < 0 || !(blobs[n] = strdup(diff)))
 		goto out;
 	if (!(cfg = commit_config(parent, config, diff, comment, author)) ||
 	    !(cfg_s = json_dumps(cfg, JSON_COMPACT))) {
