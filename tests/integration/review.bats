@@ -9,8 +9,10 @@ SCRATCH=()
 
 teardown() {
 	local p
+	# a holder's children first (unshare -f leaves its pid-1 child behind otherwise, and that
+	# child would keep bats' pipes open), then the holder; all by pid
 	for p in "${HOLDERS[@]}"; do
-		kill -9 "$p" 2>/dev/null || true
+		kill -9 $(cat /proc/"$p"/task/*/children 2>/dev/null) "$p" 2>/dev/null || true
 	done
 	common_teardown
 	for p in "${SCRATCH[@]}"; do
@@ -30,7 +32,7 @@ userns_bundle_dir() {
 
 # holder CMD...: start CMD in the background and remember it for teardown.
 holder() {
-	"$@" </dev/null >/dev/null 2>&1 &
+	"$@" </dev/null >/dev/null 2>&1 3>&- &
 	HOLDERS+=($!)
 	LAST_HOLDER=$!
 }
