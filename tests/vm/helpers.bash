@@ -12,9 +12,12 @@ vm_setup_file() {
 # Stops every VMM under KEEL_ROOT by its pid, then removes the root.
 vm_teardown_file() {
 	[ -n "${KEEL_ROOT:-}" ] || return 0
-	for pidfile in "$KEEL_ROOT"/vms/*/vmm.pid; do
-		[ -f "$pidfile" ] && kill -9 "$(cat "$pidfile")" 2>/dev/null || true
-	done
+	# every VMM of every root the tests made under KEEL_ROOT (migrations use several), even
+	# when a test failed half-way
+	local pidfile
+	while IFS= read -r pidfile; do
+		kill -9 "$(cat "$pidfile")" 2>/dev/null || true
+	done < <(find "$KEEL_ROOT" -name vmm.pid 2>/dev/null)
 	rm -rf "$KEEL_ROOT"
 }
 

@@ -3,6 +3,16 @@
 load helpers
 
 setup_file() { vm_setup_file; }
+teardown() {
+	# a receiver still waiting (the test failed before the migration) is ours to end
+	if [ -n "${RECV_PID:-}" ] && tr '\0' ' ' <"/proc/$RECV_PID/cmdline" 2>/dev/null |
+		grep -q "vm receive"; then
+		kill -9 "$RECV_PID" 2>/dev/null
+	fi
+	RECV_PID=
+	return 0
+}
+
 teardown_file() {
 	[ -n "${NSA:-}" ] && ip netns del "$NSA" 2>/dev/null
 	[ -n "${NSB:-}" ] && ip netns del "$NSB" 2>/dev/null
