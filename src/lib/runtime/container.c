@@ -415,8 +415,13 @@ static int spawn_init(struct create_ctx *c, keel_error_t *err)
 	int sv[2], flags;
 	bool new_time;
 	char fifo[PATH_MAX];
-	cleanup_close int own_pid = open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC);
-	cleanup_close int own_time = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
+	const struct keel_spec_namespace *pid_ns = keel_spec_namespace(c->spec, KEEL_NS_PID);
+	const struct keel_spec_namespace *time_ns = keel_spec_namespace(c->spec, KEEL_NS_TIME);
+	/* Only what prepare_namespaces will change: joined pid, joined or new time. */
+	cleanup_close int own_pid = pid_ns && pid_ns->path
+		? open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC) : -1;
+	cleanup_close int own_time = time_ns
+		? open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC) : -1;
 
 	if (prepare_namespaces(c, &flags, &new_time, err) < 0)
 		return -1;
