@@ -214,11 +214,13 @@ done; true'
 	pid=$(container_pid "$ID")
 	bin=$(readlink -f "$KEEL_RUNTIME")
 	if is_keel; then
-		# keel runs its init from a sealed memfd copy, never from the host file. (runc 1.1.5 as
-		# packaged here runs the host file and relies on ETXTBSY, checked below for both.)
-		[[ $(stat -L -c %d:%i "/proc/$pid/exe") != "$(stat -c %d:%i "$bin")" ]] ||
-			fail "/proc/$pid/exe is the host's $bin"
-		assert_match "$(readlink "/proc/$pid/exe")" '^/memfd:'
+		# keel runs its init through a detached read-only bind mount of its binary (or a
+		# sealed memfd copy), never the host file on a writable mount. (runc 1.1.5 as packaged
+		# here runs the host file and relies on ETXTBSY, checked below for both.)
+		local ro
+		ro=$(python3 -c 'import os, sys; print(int(bool(os.statvfs(sys.argv[1]).f_flag & os.ST_RDONLY)))' "/proc/$pid/exe")
+		[[ $(readlink "/proc/$pid/exe") == /memfd:* || $ro == 1 ]] ||
+			fail "/proc/$pid/exe is the host's writable $bin"
 		(: >>"/proc/$pid/exe") 2>/dev/null && fail "/proc/$pid/exe can be opened for writing"
 	fi
 	# from inside: the container's pid 1 (the waiting init) cannot be opened for writing
@@ -228,6 +230,22 @@ done; true'
 	# the host binary is unchanged and still works
 	run "$KEEL_RUNTIME" --version
 	assert_status 0
+	is_keel || return 0
+	# the attack itself: keep a handle on /proc/<init>/exe, wait until no keel process runs
+	# the file any more (no ETXTBSY to hide behind), then reopen it for writing
+	run python3 - "/proc/$pid/exe" "$KEEL_RUNTIME" "$ROOT" "$ID" <<'PY'
+import errno, os, subprocess, sys
+fd = os.open(sys.argv[1], os.O_PATH)
+subprocess.run([sys.argv[2], "--root", sys.argv[3], "delete", "--force", sys.argv[4]], check=True)
+try:
+    os.close(os.open("/proc/self/fd/%d" % fd, os.O_WRONLY))
+    print("WRITABLE")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+PY
+	assert_status 0
+	[[ $output == EROFS || $output == EPERM ]] ||
+		fail "reopening the init's exe for writing after it exited gave: $output (EROFS: read-only bind; EPERM: sealed memfd)"
 }
 
 @test "CVE-2019-5736: exec'd processes do not expose the host runtime binary" {

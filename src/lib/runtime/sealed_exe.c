@@ -2,9 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/mount.h>
+#include <stdbool.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
@@ -13,19 +17,40 @@
 
 extern char **environ;
 
-int keel_sealed_exe_ensure(char **argv, keel_error_t *err)
+/* Already safe: a sealed memfd, or a file on a read-only mount (our detached bind below, or a
+ * read-only filesystem, which a container cannot remount: it is not in its mount namespace). */
+static bool exe_is_safe(int self)
 {
-	cleanup_close int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	struct statvfs sv;
+	int seals = fcntl(self, F_GET_SEALS);
+	if (seals >= 0 && (seals & SEALS) == SEALS)
+		return true;
+	return fstatvfs(self, &sv) == 0 && (sv.f_flag & ST_RDONLY);
+}
+
+/* No copy: a detached, read-only bind mount of the binary (open_tree + mount_setattr), then
+ * execveat of it. /proc/<pid>/exe then resolves through that mount: opening it for writing
+ * fails with EROFS, and the mount is reachable from nowhere else. crun does the same with a
+ * temporary mount point. Returns only on failure. */
+static void exec_read_only_bind(char **argv)
+{
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+	cleanup_close int fd = (int)syscall(SYS_open_tree, AT_FDCWD, "/proc/self/exe",
+					    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+		return;
+	syscall(SYS_execveat, fd, "", argv, environ, AT_EMPTY_PATH);
+}
+
+/* The fallback where mounts cannot be made: a sealed memfd copy. */
+static int exec_sealed_copy(int self, char **argv, keel_error_t *err)
+{
 	cleanup_close int mfd = -1;
 	struct stat st;
 	off_t off = 0;
-	int seals;
 
-	if (self < 0)
-		return keel_err_sys(err, "open /proc/self/exe");
-	seals = fcntl(self, F_GET_SEALS);
-	if (seals >= 0 && (seals & SEALS) == SEALS)
-		return 0;
 	if (fstat(self, &st) < 0)
 		return keel_err_sys(err, "stat /proc/self/exe");
 	mfd = memfd_create("keel", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -42,4 +67,16 @@ int keel_sealed_exe_ensure(char **argv, keel_error_t *err)
 		return keel_err_sys(err, "sealing the runtime binary copy");
 	fexecve(mfd, argv, environ);
 	return keel_err_sys(err, "re-executing the sealed runtime binary");
+}
+
+int keel_sealed_exe_ensure(char **argv, keel_error_t *err)
+{
+	cleanup_close int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+
+	if (self < 0)
+		return keel_err_sys(err, "open /proc/self/exe");
+	if (exe_is_safe(self))
+		return 0;
+	exec_read_only_bind(argv);
+	return exec_sealed_copy(self, argv, err);
 }
