@@ -172,9 +172,16 @@ int keel_store_migrate(struct keel_store *s, const char *component, const char *
 
 static int open_db(struct keel_store *s, keel_error_t *err)
 {
-	cleanup_free char *path = NULL;
-	if (asprintf(&path, "%s/keel.db", s->root) < 0)
+	cleanup_free char *path = NULL, *lock = NULL;
+	cleanup_close int lfd = -1;
+	if (asprintf(&path, "%s/keel.db", s->root) < 0 || asprintf(&lock, "%s/open.lock", s->root) < 0)
 		return keel_err(err, ENOMEM, "database path");
+	/* Opens are serialized (briefly) by a lock of their own: several processes creating a
+	 * fresh database at once — the WAL switch, the first schema — can otherwise see SQLITE_BUSY
+	 * without the busy handler being consulted. Released when this function returns. */
+	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lfd < 0 || flock(lfd, LOCK_EX) < 0)
+		return keel_err_sys(err, "locking %s", lock);
 	if (sqlite3_open_v2(path, &s->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
