@@ -44,7 +44,12 @@ receive_bg() {
 	[ "$status" -eq 0 ]
 	[[ "${lines[-1]}" =~ ^migrated\ m1:\ rounds=[0-9]+\ sent=[0-9]+\ total=[0-9]+ms\ downtime=[0-9]+ms$ ]]
 	wait $RECV_PID
+	# ten more verified passes on the destination, counted from where it took over (the
+	# source's last line and the destination's first agree up to the lines in flight)
 	n=$(last_count m1)
+	KEEL_ROOT="$dst" wait_log m1b "^COUNT [0-9]* OK"
+	m=$(KEEL_ROOT="$dst" "$KEEL" vm logs m1b | awk '/^COUNT/ {print $2; exit}')
+	if ((m > n)); then n=$m; fi
 	KEEL_ROOT="$dst" wait_log m1b "COUNT $((n + 10)) OK"
 	! KEEL_ROOT="$dst" "$KEEL" vm logs m1b | grep -q CORRUPT
 	[ "$("$KEEL" vm inspect m1 | jq -r .state)" = stopped ]
