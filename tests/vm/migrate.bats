@@ -10,6 +10,10 @@ teardown() {
 		kill -9 "$RECV_PID" 2>/dev/null
 	fi
 	RECV_PID=
+	# the namespaces a test made (teardown_file runs elsewhere and never sees them)
+	[ -n "${NSA:-}" ] && ip netns del "$NSA" 2>/dev/null
+	[ -n "${NSB:-}" ] && ip netns del "$NSB" 2>/dev/null
+	NSA= NSB=
 	return 0
 }
 
