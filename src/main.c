@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "engine/monitor.h"
 #include "runtime/sealed_exe.h"
+#include "util/trace.h"
 #include "keel-config.h"
 
 static const struct {
@@ -108,6 +109,7 @@ int main(int argc, char **argv)
 {
 	const char *self = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 
+	keel_trace(self);
 	if (strcmp(self, "keel-runtime") == 0 || strcmp(self, "runc") == 0)
 		return keel_cli_runtime(argc, argv);
 	/* A container's monitor, exec'd by the engine (engine/monitor.h): not a command. Its

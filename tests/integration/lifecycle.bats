@@ -363,5 +363,16 @@ load ../lib/common
 		grep -qE "^[0-9]+:([^:]*,)?$c(,[^:]*)?:/$CG_PREFIX/$ID\$" "/proc/$pid/cgroup" ||
 			fail "$c not at /$CG_PREFIX/$ID: $(cat /proc/"$pid"/cgroup)"
 		grep -qx "$pid" "$(cgroup_dir "$c")/cgroup.procs" || fail "$pid not in $c cgroup.procs"
-	done
+	done	# named and unified hierarchies too: the init joins v1 itself and is born in the cgroup2
+	# (clone3 CLONE_INTO_CGROUP), so nothing may be left behind in the runtime's cgroups
+	grep -qE "^[0-9]+:name=systemd:/$CG_PREFIX/$ID\$" "/proc/$pid/cgroup" ||
+		fail "name=systemd: $(cat /proc/"$pid"/cgroup)"
+	if grep -q '^0::' /proc/self/cgroup; then
+		grep -qx "0::/$CG_PREFIX/$ID" "/proc/$pid/cgroup" ||
+			fail "cgroup2: $(cat /proc/"$pid"/cgroup)"
+	fi
+	# and an exec'd process lands in the same ones
+	run rt exec "$ID" cat /proc/self/cgroup
+	assert_status 0
+	assert_eq "$output" "$(cat "/proc/$pid/cgroup")"
 }

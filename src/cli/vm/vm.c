@@ -51,7 +51,7 @@ int keel_cli_vm(int argc, char **argv)
 	struct vm_cli c = {.root = NULL};
 	int i = 1;
 
-	keel_vm_trace("cli: start");
+	keel_trace("cli: start");
 
 	while (i < argc && argv[i][0] == '-') {
 		if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) {

@@ -179,7 +179,7 @@ static int daemon_started(struct keel_vm *vm, void *arg, keel_error_t *err)
 	struct daemon_ctx *d = arg;
 	if (d->l->started && d->l->started(vm, d->l->arg, err) < 0)
 		return -1;
-	keel_vm_trace("daemon: report running");
+	keel_trace("daemon: report running");
 	send_report(d->fd, 1, d->l->name, NULL);
 	close(d->fd);
 	d->fd = -1;
@@ -194,13 +194,13 @@ static void run_daemon(struct vm_launch *l, int report_fd)
 	struct daemon_ctx d = {l, report_fd};
 	struct keel_vm *vm;
 
-	keel_vm_trace("daemon: forked");
+	keel_trace("daemon: forked");
 	setsid();
 	close_fds_except(report_fd, l->keep_fd);
 	redirect_stdio(l);
-	keel_vm_trace("daemon: detached");
+	keel_trace("daemon: detached");
 	vm = vmm_prepare(l, &console_fd, &ctl_fd, &err);
-	keel_vm_trace("daemon: prepared");
+	keel_trace("daemon: prepared");
 	if (!vm) {
 		send_report(report_fd, 0, NULL, &err);
 		_exit(1);
@@ -228,7 +228,7 @@ static int wait_report(int fd, pid_t child)
 		n = read(fd, &r, sizeof(r));
 	while (n < 0 && errno == EINTR);
 	if (n == (ssize_t)sizeof(r) && r.ok) {
-		keel_vm_trace("cli: running reported");
+		keel_trace("cli: running reported");
 		printf("%s\n", r.name);
 		return 0;
 	}
@@ -251,7 +251,7 @@ int vm_launch(struct vm_launch *l)
 		return 1;
 	}
 	fflush(stdout);
-	keel_vm_trace("cli: fork");
+	keel_trace("cli: fork");
 	pid = fork();
 	if (pid < 0) {
 		perror("keel vm: fork");

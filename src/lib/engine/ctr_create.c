@@ -15,6 +15,7 @@
 #include "engine/runopts.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/trace.h"
 
 static const char *const restart_names[] = { "no", "on-failure", "always", "unless-stopped" };
 
@@ -300,6 +301,7 @@ fail:
 struct keel_ctr *keel_ctr_create(struct keel_engine *e, const char *image_ref,
 				 const struct keel_run_opts *o, keel_error_t *err)
 {
+	keel_trace("engine: create");
 	struct keel_image *img = find_image(e, image_ref, err);
 	struct keel_ctr *c = NULL;
 	cleanup_free char *dir = NULL;
@@ -316,8 +318,10 @@ struct keel_ctr *keel_ctr_create(struct keel_engine *e, const char *image_ref,
 			keel_err(err, ENOMEM, "out of memory");
 		goto fail;
 	}
+	keel_trace("engine: image found, record made");
 	if (make_dir(e, c, img, o, dir, err) < 0)
 		goto fail_dir;
+	keel_trace("engine: directory made");
 	/* the row last: a crash before leaves only an unreferenced directory */
 	if (keel_ctr_db_insert(e, c, err) < 0)
 		goto fail_dir;

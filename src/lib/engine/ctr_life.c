@@ -16,6 +16,7 @@
 #include "runtime/state.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/trace.h"
 
 static const char *const state_names[] = {
 	[KEEL_CTR_CREATED] = "created", [KEEL_CTR_RUNNING] = "running",
@@ -150,6 +151,7 @@ int keel_ctr_start(struct keel_engine *e, const struct keel_ctr *c, bool attach,
 
 	if (!dir || !log)
 		return keel_err(err, ENOMEM, "out of memory");
+	keel_trace("engine: start");
 	if (keel_ctr_status(e, c, &st, err) < 0)
 		return -1;
 	if (is_running(st.state) || (st.state == KEEL_CTR_CREATED && st.monitor_pid))
@@ -161,7 +163,9 @@ int keel_ctr_start(struct keel_engine *e, const struct keel_ctr *c, bool attach,
 	sqlite3_db_release_memory(keel_store_db(e->store));
 	if (keel_ctr_ns_enter(dir, layers, &host_ns, err) < 0)
 		return -1;
+	keel_trace("engine: spawn monitor");
 	r = keel_monitor_spawn(&mo, &mpid, err);
+	keel_trace("engine: monitor spawned");
 	if (keel_ctr_ns_leave(host_ns, r < 0 ? &(keel_error_t){ 0 } : err) < 0 && r == 0)
 		r = -1; /* the monitor runs; we just cannot go back: keel's own error */
 	if (r < 0)
@@ -288,6 +292,7 @@ int keel_ctr_remove(struct keel_engine *e, const struct keel_ctr *c, bool force,
 	int code;
 	if (!dir)
 		return keel_err(err, ENOMEM, "out of memory");
+	keel_trace("engine: remove");
 	if (keel_ctr_status(e, c, &st, err) < 0)
 		return -1;
 	if (is_running(st.state) && !force)
@@ -304,12 +309,15 @@ int keel_ctr_remove(struct keel_engine *e, const struct keel_ctr *c, bool force,
 			return -1;
 	}
 	wait_monitor_gone(st.monitor_last);
+	keel_trace("engine: monitor gone");
 	keel_container_delete(e->runtime_root, c->id, true, &ignored);
 	if (keel_ctr_db_delete(e, c->id, err) < 0)
 		return -1;
 	keel_image_unuse(e->store, c->id, &ignored);
+	keel_trace("engine: records deleted");
 	if (keel_rm_rf(dir, err) < 0)
 		return keel_err_wrap(err, "removing %s", dir);
+	keel_trace("engine: removed");
 	return 0;
 }
 

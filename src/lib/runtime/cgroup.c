@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -406,6 +408,79 @@ int keel_cgroup_enter(struct keel_cgroup *cg, pid_t pid, keel_error_t *err)
 	for (size_t i = 0; i < cg->n_hiers; i++) {
 		if (keel_cgroup_writef(cg->hiers[i].dir, "cgroup.procs", err, "%d", (int)pid) < 0)
 			return keel_err_wrap(err, "joining %s", cg->hiers[i].dir);
+	}
+	return 0;
+}
+
+void keel_cgroup_join_close(struct keel_cgroup_join *j)
+{
+	for (size_t i = 0; i < j->n_tasks; i++)
+		close(j->tasks_fds[i]);
+	j->n_tasks = 0;
+	if (j->v2_fd >= 0)
+		close(j->v2_fd);
+	j->v2_fd = -1;
+}
+
+int keel_cgroup_join_prepare(struct keel_cgroup *cg, struct keel_cgroup_join *j, keel_error_t *err)
+{
+	j->n_tasks = 0;
+	j->v2_fd = -1;
+	for (size_t i = 0; i < cg->n_hiers; i++) {
+		const struct cgroup_hier *h = &cg->hiers[i];
+		char path[PATH_MAX];
+		int fd;
+		if (h->unified) {
+			if (j->v2_fd >= 0)
+				goto refuse; /* one cgroup2 hierarchy only */
+			fd = j->v2_fd = open(h->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		} else {
+			if (j->n_tasks == KEEL_CGROUP_JOIN_MAX)
+				goto refuse;
+			snprintf(path, sizeof(path), "%s/tasks", h->dir);
+			fd = open(path, O_WRONLY | O_CLOEXEC);
+			if (fd >= 0)
+				j->tasks_fds[j->n_tasks++] = fd;
+		}
+		if (fd < 0) {
+			keel_err_sys(err, "opening %s", h->dir);
+			keel_cgroup_join_close(j);
+			return -1;
+		}
+	}
+	return 0;
+refuse:
+	keel_cgroup_join_close(j);
+	return keel_err(err, EINVAL, "cgroup: too many hierarchies to join at birth");
+}
+
+pid_t keel_cgroup_clone(struct keel_cgroup_join *j, unsigned long flags, bool *joined)
+{
+	*joined = false;
+	if (j && j->v2_fd >= 0) {
+		struct clone_args args = {
+			.flags = flags | CLONE_INTO_CGROUP,
+			.exit_signal = SIGCHLD,
+			.cgroup = (unsigned long long)j->v2_fd,
+		};
+		pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+		if (pid >= 0) {
+			*joined = true;
+			return pid;
+		}
+		/* an older kernel, or a cgroup2 that refuses it: the attach after all */
+		keel_cgroup_join_close(j);
+	} else if (j && j->n_tasks > 0) {
+		*joined = true;
+	}
+	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
+int keel_cgroup_join_self(const struct keel_cgroup_join *j)
+{
+	for (size_t i = 0; i < j->n_tasks; i++) {
+		if (write(j->tasks_fds[i], "0", 1) != 1)
+			return -1;
 	}
 	return 0;
 }

@@ -47,6 +47,35 @@ int keel_cgroup_apply(struct keel_cgroup *cg, const struct keel_spec_resources *
 /* Moves pid into the container's cgroup(s) in every hierarchy. */
 int keel_cgroup_enter(struct keel_cgroup *cg, pid_t pid, keel_error_t *err);
 
+/* Joining at birth, without the RCU grace period an attach costs. Writing a pid into a v1
+ * cgroup.procs (or anything into v2's) takes cgroup_threadgroup_rwsem for writing, which waits
+ * for an RCU grace period whenever no other attach happened just before: 7-15 ms here, the
+ * largest single cost of a container start. Two ways in avoid it:
+ *  - v1: a single-threaded process writing "0" (itself, as one thread) into a hierarchy's
+ *    `tasks` file does not take that lock (kernel/cgroup/cgroup.c cgroup_procs_write_start).
+ *    The files are opened by the runtime (permission is the opener's) and written by the
+ *    init first thing after its clone;
+ *  - v2 (unified): clone3(CLONE_INTO_CGROUP) with the directory's fd, so the init is born
+ *    there (Linux >= 5.7).
+ * A struct keel_cgroup_join holds those fds. */
+#define KEEL_CGROUP_JOIN_MAX 16
+struct keel_cgroup_join {
+	int tasks_fds[KEEL_CGROUP_JOIN_MAX]; /* v1: each hierarchy's <cgroup>/tasks, O_WRONLY */
+	size_t n_tasks;
+	int v2_fd; /* the unified cgroup's directory for CLONE_INTO_CGROUP, or -1 */
+};
+
+/* Opens the fds; -1 (and nothing open) when this cgroup cannot be joined that way. */
+int keel_cgroup_join_prepare(struct keel_cgroup *cg, struct keel_cgroup_join *j, keel_error_t *err);
+/* A raw clone (no new stack: like fork; flags may create namespaces) of the caller. With j
+ * prepared, the child is born in j's cgroup2 and *joined is true: the child must call
+ * keel_cgroup_join_self first thing. Otherwise (no j, or a kernel refusing CLONE_INTO_CGROUP)
+ * j is closed, *joined false, and the caller moves the child with keel_cgroup_enter. */
+pid_t keel_cgroup_clone(struct keel_cgroup_join *j, unsigned long flags, bool *joined);
+/* In the new process, first thing: joins every v1 hierarchy. 0 or -1 with errno. */
+int keel_cgroup_join_self(const struct keel_cgroup_join *j);
+void keel_cgroup_join_close(struct keel_cgroup_join *j);
+
 /* Freezer: freeze (true) / thaw (false); waits until the state settles. */
 int keel_cgroup_freeze(struct keel_cgroup *cg, bool frozen, keel_error_t *err);
 /* 1 frozen, 0 not, -1 error. */

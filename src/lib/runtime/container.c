@@ -26,6 +26,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/trace.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -41,6 +42,7 @@ struct create_ctx {
 	char state_dir[PATH_MAX];
 	bool state_dir_made;
 	struct keel_cgroup *cg;
+	struct keel_cgroup_join join; /* when the init joins its cgroup itself */
 	struct keel_init_args init;
 	struct keel_seccomp_prog seccomp;
 	int sync_fd;
@@ -363,8 +365,9 @@ static int drive_init(struct create_ctx *c, keel_error_t *err)
 	if (keel_sync_send(c->sync_fd, KEEL_SYNC_GO, c->pid, NULL) < 0)
 		return keel_err_sys(err, "sync");
 	/* The init mounts its rootfs meanwhile. */
-	if (keel_cgroup_enter(c->cg, c->pid, err) < 0)
+	if (!c->init.cgroup_join && keel_cgroup_enter(c->cg, c->pid, err) < 0)
 		return -1;
+	keel_trace("runtime: init in cgroup");
 	if (spec->process->has_oom_score_adj) {
 		char path[64], buf[16];
 		int n = snprintf(buf, sizeof(buf), "%d", spec->process->oom_score_adj);
@@ -410,6 +413,19 @@ static int restore_own_ns(int pid_fd, int time_fd, keel_error_t *err)
 	return 0;
 }
 
+/* A clone without a new stack behaves like fork and can create every namespace at once,
+ * the pid one included. Where it can, the init is born in the container's cgroup2 and joins
+ * the v1 hierarchies itself (cgroup.h: no RCU grace period); else the create process moves
+ * it (drive_init). */
+static pid_t clone_init(struct create_ctx *c, int flags)
+{
+	bool joined;
+	bool prepared = keel_cgroup_join_prepare(c->cg, &c->join, &(keel_error_t){ 0 }) == 0;
+	pid_t pid = keel_cgroup_clone(prepared ? &c->join : NULL, (unsigned long)flags, &joined);
+	c->init.cgroup_join = joined ? &c->join : NULL;
+	return pid;
+}
+
 static int spawn_init(struct create_ctx *c, keel_error_t *err)
 {
 	int sv[2], flags;
@@ -438,9 +454,7 @@ static int spawn_init(struct create_ctx *c, keel_error_t *err)
 		return keel_err_sys(err, "socketpair");
 	c->init.sync_fd = sv[1];
 	c->sync_fd = sv[0];
-	/* A raw clone (no new stack) behaves like fork and can create every namespace at once,
-	 * the pid one included. */
-	c->pid = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
+	c->pid = clone_init(c, flags);
 	if (c->pid < 0) {
 		close(sv[1]);
 		return keel_err_sys(err, "clone");
@@ -452,6 +466,7 @@ static int spawn_init(struct create_ctx *c, keel_error_t *err)
 	close(sv[1]);
 	close(c->init.fifo_fd);
 	c->init.fifo_fd = -1;
+	keel_cgroup_join_close(&c->join);
 	if (restore_own_ns(own_pid, own_time, err) < 0)
 		return -1;
 	return drive_init(c, err);
@@ -472,6 +487,7 @@ static void create_cleanup(struct create_ctx *c)
 		if (c->init.ns_fds[t] >= 0)
 			close(c->init.ns_fds[t]);
 	keel_seccomp_prog_free(&c->seccomp);
+	keel_cgroup_join_close(&c->join);
 	if (c->cg) {
 		keel_cgroup_destroy(c->cg, &ignored);
 		keel_cgroup_free(c->cg);
@@ -490,9 +506,11 @@ int keel_container_create(const struct keel_create_opts *o, pid_t *pid, keel_err
 
 	c.init.console_fd = -1;
 	c.init.fifo_fd = -1;
+	c.join.v2_fd = -1;
 	for (int t = 0; t < KEEL_NS_TYPES; t++)
 		c.init.ns_fds[t] = -1;
 	now_rfc3339(created, sizeof(created));
+	keel_trace("runtime: create");
 
 	if (load_bundle(&c, err) < 0 || make_state_dir(&c, err) < 0)
 		goto fail;
@@ -512,6 +530,7 @@ int keel_container_create(const struct keel_create_opts *o, pid_t *pid, keel_err
 	st = make_state(&c, created);
 	if (keel_state_save(o->root, &st, err) < 0 || setup_cgroup(&c, err) < 0)
 		goto fail;
+	keel_trace("runtime: cgroup made");
 	if (c.spec->linux.seccomp) {
 		if (keel_seccomp_for_config(o->root, c.config_text, c.spec->linux.seccomp, &c.seccomp, err) < 0)
 			goto fail;
@@ -527,8 +546,10 @@ int keel_container_create(const struct keel_create_opts *o, pid_t *pid, keel_err
 	if (o->listen_fds > 0 && add_listen_env(c.spec->process, o->listen_fds, err) < 0)
 		goto fail;
 	c.init.no_new_keyring = o->no_new_keyring;
+	keel_trace("runtime: clone init");
 	if (spawn_init(&c, err) < 0)
 		goto fail;
+	keel_trace("runtime: init ready");
 	st = make_state(&c, created);
 	if (keel_state_save(o->root, &st, err) < 0)
 		goto fail;
@@ -566,6 +587,7 @@ struct keel_spec *keel_container_spec(const char *root, const char *id, keel_err
 
 int keel_container_start(const char *root, const char *id, keel_error_t *err)
 {
+	keel_trace("runtime: start");
 	struct keel_state *st = keel_state_load(root, id, err);
 	struct keel_spec *spec = NULL;
 	char fifo[PATH_MAX];
@@ -679,6 +701,7 @@ static int destroy(const char *root, struct keel_state *st, keel_error_t *err)
 
 int keel_container_delete(const char *root, const char *id, bool force, keel_error_t *err)
 {
+	keel_trace("runtime: delete");
 	struct keel_state *st = keel_state_load(root, id, err);
 	enum keel_status s;
 	int ret;

@@ -58,6 +58,8 @@ struct exec_child {
 	int sync_fd;
 	int console_fd;
 	const struct keel_seccomp_prog *seccomp;
+	const struct keel_cgroup_join *cgroup_join; /* set when the child joins itself */
+	int join_errno;
 };
 
 static int child_setup(struct exec_child *c, char *exe, size_t len, keel_error_t *err)
@@ -65,6 +67,10 @@ static int child_setup(struct exec_child *c, char *exe, size_t len, keel_error_t
 	struct keel_sync_msg m;
 	if (keel_sync_recv(c->sync_fd, &m, err) < 0) /* cgroup joined */
 		return -1;
+	if (c->join_errno) {
+		errno = c->join_errno;
+		return keel_err_sys(err, "joining the container's cgroup");
+	}
 	for (size_t i = 0; i < sizeof(join_order) / sizeof(join_order[0]); i++) {
 		int t = join_order[i];
 		if (c->ns_fds[t] < 0)
@@ -97,6 +103,9 @@ __attribute__((noreturn)) static void child_main(struct exec_child *c)
 	keel_error_t err;
 	char exe[PATH_MAX];
 	keel_err_clear(&err);
+	/* before the fds go; a failure is reported after GO, when the parent listens */
+	if (c->cgroup_join && keel_cgroup_join_self(c->cgroup_join) < 0)
+		c->join_errno = errno;
 	{
 		int keep[2 + KEEL_NS_TYPES] = {c->sync_fd, c->console_fd};
 		for (int t = 0; t < KEEL_NS_TYPES; t++)
@@ -164,29 +173,40 @@ static int exec_checks(const struct keel_exec_opts *o, struct keel_state *st, ke
 static int spawn(struct exec_child *c, struct keel_state *st, pid_t *pid, keel_error_t *err)
 {
 	int sv[2];
-	struct keel_cgroup *cg;
+	struct keel_cgroup_join join = { .v2_fd = -1 };
+	bool joined = false;
 	int ret;
 
 	if (c->ns_fds[KEEL_NS_PID] >= 0 && setns(c->ns_fds[KEEL_NS_PID], CLONE_NEWPID) < 0)
 		return keel_err_sys(err, "joining pid namespace");
 	if (c->ns_fds[KEEL_NS_TIME] >= 0 && setns(c->ns_fds[KEEL_NS_TIME], CLONE_NEWTIME) < 0)
 		return keel_err_sys(err, "joining time namespace");
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+	struct keel_cgroup *cg = keel_cgroup_open(NULL, KEEL_CGROUP_AUTO, st->cgroup_path, st->id, err);
+	if (!cg)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		keel_cgroup_free(cg);
 		return keel_err_sys(err, "socketpair");
-	*pid = fork();
+	}
+	/* born in the container's cgroups where the kernel allows it (cgroup.h) */
+	bool prepared = keel_cgroup_join_prepare(cg, &join, &(keel_error_t){ 0 }) == 0;
+	*pid = keel_cgroup_clone(prepared ? &join : NULL, 0, &joined);
 	if (*pid < 0) {
 		close(sv[0]);
 		close(sv[1]);
+		keel_cgroup_join_close(&join);
+		keel_cgroup_free(cg);
 		return keel_err_sys(err, "fork");
 	}
 	if (*pid == 0) {
 		close(sv[0]);
 		c->sync_fd = sv[1];
+		c->cgroup_join = joined ? &join : NULL;
 		child_main(c);
 	}
 	close(sv[1]);
-	cg = keel_cgroup_open(NULL, KEEL_CGROUP_AUTO, st->cgroup_path, st->id, err);
-	ret = cg ? keel_cgroup_enter(cg, *pid, err) : -1;
+	keel_cgroup_join_close(&join);
+	ret = joined ? 0 : keel_cgroup_enter(cg, *pid, err);
 	keel_cgroup_free(cg);
 	/* The container's OOM score, not the caller's (a shim runs at about -998). */
 	if (ret == 0 && c->spec->process->has_oom_score_adj) {

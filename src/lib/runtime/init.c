@@ -21,6 +21,7 @@
 #include "runtime/rootfs.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/trace.h"
 
 int keel_sync_send(int fd, int type, pid_t pid, const keel_error_t *e)
 {
@@ -161,8 +162,8 @@ static int join_session_keyring(const char *id, keel_error_t *err)
 }
 
 /* Everything up to READY: returns the slave pty (or -1) through *slave. */
-static int init_prepare(const struct keel_init_args *a, pid_t *host_pid, int *slave,
-			char *exe, size_t exe_len, keel_error_t *err)
+static int init_prepare(const struct keel_init_args *a, int join_errno, pid_t *host_pid,
+			int *slave, char *exe, size_t exe_len, keel_error_t *err)
 {
 	const struct keel_spec *spec = a->spec;
 	struct keel_sync_msg m;
@@ -171,6 +172,10 @@ static int init_prepare(const struct keel_init_args *a, pid_t *host_pid, int *sl
 	if (keel_sync_recv(a->sync_fd, &m, err) < 0)
 		return -1;
 	*host_pid = m.pid;
+	if (join_errno) {
+		errno = join_errno;
+		return keel_err_sys(err, "joining the container's cgroup");
+	}
 	/* Always a new session: a container in the caller's session could reach its
 	 * controlling terminal (TIOCSTI) even without a terminal of its own. */
 	if (setsid() < 0 && errno != EPERM)
@@ -193,8 +198,10 @@ static int init_prepare(const struct keel_init_args *a, pid_t *host_pid, int *sl
 		return -1;
 	if (apply_sysctl(spec, err) < 0)
 		return -1;
+	keel_trace("init: mounting");
 	if (keel_rootfs_prepare(spec, a->rootfs, a->cgroup_path, err) < 0)
 		return -1;
+	keel_trace("init: mounted");
 	if (wait_cgroup(a, &in_cgroup, err) < 0)
 		return -1;
 	if (run_parent_hooks(a, err) < 0)
@@ -217,6 +224,7 @@ static int init_prepare(const struct keel_init_args *a, pid_t *host_pid, int *sl
 	}
 	if (keel_rootfs_finalize(spec, err) < 0)
 		return -1;
+	keel_trace("init: pivoted");
 	/* At create, not at start: a bad cwd fails `create` (and `run`) with exit 1 and a log
 	 * record. A relative args[0] resolves against it, as execve will. */
 	if (keel_process_enter_cwd(spec->process->cwd, err) < 0)
@@ -237,6 +245,8 @@ void keel_init_main(const struct keel_init_args *a)
 	ssize_t n;
 
 	keel_err_clear(&err);
+	/* before the fds go; a failure is reported once the runtime listens (after GO) */
+	int join_errno = a->cgroup_join && keel_cgroup_join_self(a->cgroup_join) < 0 ? errno : 0;
 	{
 		int keep[4 + KEEL_NS_TYPES] = {a->sync_fd, a->fifo_fd, a->console_fd, -1};
 		for (int t = 0; t < KEEL_NS_TYPES; t++)
@@ -246,7 +256,7 @@ void keel_init_main(const struct keel_init_args *a)
 			_exit(1);
 		}
 	}
-	if (init_prepare(a, &host_pid, &slave, exe, sizeof(exe), &err) < 0) {
+	if (init_prepare(a, join_errno, &host_pid, &slave, exe, sizeof(exe), &err) < 0) {
 		keel_sync_send(a->sync_fd, KEEL_SYNC_ERROR, 0, &err);
 		_exit(1);
 	}
@@ -276,6 +286,7 @@ void keel_init_main(const struct keel_init_args *a)
 			_exit(1);
 		close(a->fifo_fd);
 	}
+	keel_trace("init: started");
 	if (run_own_hooks(a, KEEL_HOOK_START_CONTAINER, host_pid, "running", &err) == 0)
 		keel_process_finish(&f, &err);
 	dprintf(STDERR_FILENO, "keel: %s\n", err.msg);

@@ -8,6 +8,7 @@
 
 
 #include "runtime/seccomp.h"
+#include "runtime/cgroup.h"
 #include "runtime/spec.h"
 #include "util/error.h"
 
@@ -40,6 +41,8 @@ struct keel_init_args {
 	const char *bundle;
 	const char *rootfs;
 	const char *cgroup_path; /* the container's cgroup, the same in every hierarchy */
+	/* set when the init joins its v1 cgroups itself, first thing (cgroup.h) */
+	const struct keel_cgroup_join *cgroup_join;
 	int sync_fd;
 	int fifo_fd;        /* the exec fifo opened O_RDWR, or -1 for `run` without fifo */
 	int console_fd;     /* connected console socket or -1 */

@@ -308,10 +308,10 @@ int keel_vm_serve(struct keel_vm *vm, const struct keel_vm_serve_opts *o, keel_e
 
 	if (sfd < 0)
 		return keel_err_sys(err, "signalfd");
-	keel_vm_trace("serve: start vcpus");
+	keel_trace("serve: start vcpus");
 	if (keel_vm_start(vm, err) < 0)
 		return -1;
-	keel_vm_trace("serve: vcpus started");
+	keel_trace("serve: vcpus started");
 	if (o->started && o->started(vm, o->arg, err) < 0) {
 		keel_vm_stop(vm, 1);
 		keel_vm_wait(vm, NULL);

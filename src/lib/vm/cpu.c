@@ -314,7 +314,7 @@ static void *cpu_thread(void *arg)
 		if (first) { /* keel_vm_start returns once every vCPU got here */
 			first = false;
 			if (cpu->id == 0)
-				keel_vm_trace("vcpu0: first KVM_RUN");
+				keel_trace("vcpu0: first KVM_RUN");
 			pthread_mutex_lock(&cpu->vm->lock);
 			cpu->vm->entered++;
 			pthread_cond_broadcast(&cpu->vm->cond);

@@ -179,20 +179,20 @@ struct keel_vm *vm_build(const struct keel_vm_config *cfg, int console_fd, int m
 	vm->console_fd = console_fd;
 	if (copy_config(&vm->cfg, cfg, err) < 0 || open_kvm(vm, err) < 0)
 		goto fail;
-	keel_vm_trace("build: KVM_CREATE_VM done");
+	keel_trace("build: KVM_CREATE_VM done");
 	if (create_irqchip(vm, err) < 0)
 		goto fail;
-	keel_vm_trace("build: irqchip+pit done");
+	keel_trace("build: irqchip+pit done");
 	if (create_memory(vm, mem_fd, err) < 0)
 		goto fail;
-	keel_vm_trace("build: memory mapped, slots set");
+	keel_trace("build: memory mapped, slots set");
 	if (vm_cpus_create(vm, err) < 0)
 		goto fail;
-	keel_vm_trace("build: vcpus created");
+	keel_trace("build: vcpus created");
 	if (vm_serial_create(vm, err) < 0 || vm_i8042_create(vm, err) < 0 ||
 	    vm_virtio_create(vm, err) < 0)
 		goto fail;
-	keel_vm_trace("build: devices created");
+	keel_trace("build: devices created");
 	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->exit_efd < 0) {
 		keel_err_sys(err, "eventfd");

@@ -223,26 +223,26 @@ static int stop_and_copy(struct keel_vm *vm, struct stream *s, uint64_t *bm, uin
 	uint64_t before = *pages_sent;
 	if (collect_dirty(vm, bm, err) < 0)
 		return -1;
-	keel_vm_trace("migrate: last dirty log read");
+	keel_trace("migrate: last dirty log read");
 	if (send_pages(vm, s, bm, npages, pages_sent, err) < 0)
 		return -1;
-	if (keel_vm_tracing()) {
+	if (keel_tracing()) {
 		char m[64];
 		snprintf(m, sizeof(m), "migrate: %llu last pages",
 			 (unsigned long long)(*pages_sent - before));
-		keel_vm_trace(m);
+		keel_trace(m);
 	}
-	keel_vm_trace("migrate: last pages sent");
+	keel_trace("migrate: last pages sent");
 	len = vm_state_blob(vm, &blob, err);
 	if (len < 0 || send_rec(s, R_STATE, 0, blob, (uint64_t)len, err) < 0 ||
 	    send_rec(s, R_END, 0, NULL, 0, err) < 0)
 		return -1;
-	keel_vm_trace("migrate: state sent");
+	keel_trace("migrate: state sent");
 	if (poll(&p, 1, 30000) <= 0)
 		return keel_err(err, ETIMEDOUT, "no acknowledgement from the destination");
 	if (recv_all(s->fd, ack, 4, err) < 0 || memcmp(ack, MIG_ACK, 4) != 0)
 		return keel_err(err, EPROTO, "the destination did not acknowledge");
-	keel_vm_trace("migrate: ack received");
+	keel_trace("migrate: ack received");
 	return 0;
 }
 
@@ -278,11 +278,11 @@ static int precopy(struct keel_vm *vm, struct stream *s, const struct keel_vm_mi
 		double eta_ms = (double)dirty * (PAGE_SIZE + 8) / (rate > 1 ? rate : 1) * 1e3;
 		stale = dirty < best ? 0 : stale + 1;
 		best = dirty < best ? dirty : best;
-		if (keel_vm_tracing()) {
+		if (keel_tracing()) {
 			char m[96];
 			snprintf(m, sizeof(m), "migrate: round %u: %lld dirty, eta %.1f ms at %.0f MB/s",
 				 st->rounds, (long long)dirty, eta_ms, rate / 1e6);
-			keel_vm_trace(m);
+			keel_trace(m);
 		}
 		if (eta_ms <= target_ms || st->rounds >= o->max_rounds || stale >= 3)
 			break;
@@ -290,10 +290,10 @@ static int precopy(struct keel_vm *vm, struct stream *s, const struct keel_vm_mi
 	if (vm_state_prepare(vm, err) < 0) /* MSR probing: before the pause, not in it */
 		return -1;
 	uint64_t pause_t = now_ns();
-	keel_vm_trace("migrate: pause");
+	keel_trace("migrate: pause");
 	if (keel_vm_pause(vm, err) < 0)
 		return -1;
-	keel_vm_trace("migrate: paused");
+	keel_trace("migrate: paused");
 	if (stop_and_copy(vm, s, bm, words, npages, &sent_pages, err) < 0) {
 		keel_vm_resume(vm);
 		return -1;
@@ -400,16 +400,16 @@ static int recv_body(struct keel_vm *vm, int fd, keel_error_t *err)
 			if (r.len > (64u << 20))
 				return keel_err(err, EPROTO, "migration stream: state too large");
 			cleanup_free uint8_t *blob = malloc(r.len ? r.len : 1);
-			keel_vm_trace("receive: state record");
+			keel_trace("receive: state record");
 			if (!blob || recv_all(fd, blob, r.len, err) < 0 ||
 			    vm_state_apply(vm, blob, r.len, err) < 0)
 				return -1;
-			keel_vm_trace("receive: state applied");
+			keel_trace("receive: state applied");
 			have_state = true;
 			break;
 		}
 		case R_END:
-			keel_vm_trace("receive: end of stream");
+			keel_trace("receive: end of stream");
 			if (!have_state)
 				return keel_err(err, EPROTO, "migration stream: ended without state");
 			return 0;

@@ -171,12 +171,12 @@ static struct keel_vm *restore(const char *dir, int console_fd, bool verify, kee
 	size_t len;
 	int mem_fd;
 
-	keel_vm_trace("restore: begin");
+	keel_trace("restore: begin");
 	if (read_snapshot(dir, &blob, &len, &manifest, err) < 0 ||
 	    vm_state_blob_config(blob, len, &cfg, err) < 0)
 		return NULL;
 	mem_fd = open_memory(dir, cfg.mem_bytes, manifest, verify, err);
-	keel_vm_trace("restore: snapshot read, memory opened");
+	keel_trace("restore: snapshot read, memory opened");
 	if (mem_fd >= 0) {
 		vm = vm_build(&cfg, console_fd, mem_fd, err);
 		close(mem_fd); /* the mapping keeps the file */
@@ -187,7 +187,7 @@ static struct keel_vm *restore(const char *dir, int console_fd, bool verify, kee
 		keel_vm_free(vm);
 		vm = NULL;
 	}
-	keel_vm_trace("restore: state applied");
+	keel_trace("restore: state applied");
 	return vm;
 }
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "util/error.h"
+#include "util/trace.h"
 
 struct keel_vm;
 
@@ -70,13 +71,6 @@ void keel_vm_free(struct keel_vm *vm);
 
 /* Parses "256M", "1G", "1024" (MiB when no suffix... see docs/vm.md: bytes need "B"). */
 int keel_vm_parse_size(const char *s, uint64_t *out, keel_error_t *err);
-
-/* ---- timing traces (trace.c) ---- */
-
-/* With KEEL_VM_TRACE=FILE set, appends "<pid> <CLOCK_MONOTONIC ns> <step>" to FILE; a no-op
- * otherwise (one cached getenv). Thread-safe; async-signal-unsafe. */
-void keel_vm_trace(const char *step);
-bool keel_vm_tracing(void);
 
 /* ---- snapshot / restore (snapshot.c) ---- */
 

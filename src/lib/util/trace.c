@@ -1,10 +1,12 @@
-/* Timing traces of the VMM's start paths (restore, receive, boot), off unless asked for.
+/* Timing traces of the start paths (keel run: CLI, monitor, runtime, init; keel vm: restore,
+ * receive, boot), off unless asked for.
  *
- * KEEL_VM_TRACE=FILE appends one line per step, "<pid> <CLOCK_MONOTONIC ns> <step>", to FILE:
- * opened, written and closed per line with O_APPEND, so the CLI, the daemon it forks (which
- * closes every inherited fd) and the vCPU threads can all trace to it. The clock is the one
- * python's time.monotonic() reads, so bench/vm lines them up with its own spawn time. */
-#include "vm/vm.h"
+ * KEEL_TRACE=FILE (or KEEL_VM_TRACE=FILE, its older name) appends one line per step,
+ * "<pid> <CLOCK_MONOTONIC ns> <step>", to FILE: opened, written and closed per line with
+ * O_APPEND, so the CLI, the daemons it spawns (which close every inherited fd), the container's
+ * init before its exec and the vCPU threads can all trace to it. The clock is the one python's
+ * time.monotonic() reads, so the benchmarks line them up with their own spawn time. */
+#include "util/trace.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,19 +19,21 @@ static const char *trace_path(void)
 	static const char *path;
 	static int looked;
 	if (!__atomic_load_n(&looked, __ATOMIC_ACQUIRE)) {
-		const char *p = getenv("KEEL_VM_TRACE");
+		const char *p = getenv("KEEL_TRACE");
+		if (!p || !*p)
+			p = getenv("KEEL_VM_TRACE");
 		path = p && *p ? p : NULL;
 		__atomic_store_n(&looked, 1, __ATOMIC_RELEASE);
 	}
 	return path;
 }
 
-bool keel_vm_tracing(void)
+bool keel_tracing(void)
 {
 	return trace_path() != NULL;
 }
 
-void keel_vm_trace(const char *step)
+void keel_trace(const char *step)
 {
 	const char *path = trace_path();
 	struct timespec t;
