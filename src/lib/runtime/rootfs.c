@@ -382,20 +382,57 @@ static bool parse_mountinfo_line(char *line, struct mountinfo *mi)
 	return true;
 }
 
-typedef int (*mountinfo_fn)(const struct mountinfo *mi, void *arg);
+/* /proc/self/mountinfo read and split once: the kernel formats every mount of the namespace
+ * for each read (mangle_path, seq_file), which showed in profiles when it was read once per
+ * cgroup hierarchy. */
+struct mount_table {
+	char *text;
+	struct mountinfo *v;
+	size_t n;
+};
 
-/* Calls fn for every mount; a positive return stops the walk and is returned. */
-static int mountinfo_each(mountinfo_fn fn, void *arg, keel_error_t *err)
+static void mount_table_free(struct mount_table *t)
 {
-	cleanup_free char *buf = NULL;
-	if (keel_read_file("/proc/self/mountinfo", &buf, err) < 0)
-		return -1;
+	free(t->text);
+	free(t->v);
+	t->text = NULL;
+	t->v = NULL;
+	t->n = 0;
+}
+
+static int mount_table_load(struct mount_table *t, keel_error_t *err)
+{
+	size_t cap = 0;
 	char *save = NULL;
-	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	*t = (struct mount_table){ 0 };
+	if (keel_read_file("/proc/self/mountinfo", &t->text, err) < 0)
+		return -1;
+	for (char *line = strtok_r(t->text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
 		struct mountinfo mi;
 		if (!parse_mountinfo_line(line, &mi))
 			continue;
-		int r = fn(&mi, arg);
+		if (t->n == cap) {
+			cap = cap ? cap * 2 : 64;
+			struct mountinfo *v = realloc(t->v, cap * sizeof(*v));
+			if (!v) {
+				mount_table_free(t);
+				return keel_err(err, ENOMEM, "out of memory");
+			}
+			t->v = v;
+		}
+		t->v[t->n++] = mi;
+	}
+	return 0;
+}
+
+typedef int (*mountinfo_fn)(const struct mountinfo *mi, void *arg);
+
+/* Calls fn for every mount of t; a positive return stops the walk and is returned. */
+static int mount_table_each(const struct mount_table *t, mountinfo_fn fn, void *arg)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		int r = fn(&t->v[i], arg);
 		if (r != 0)
 			return r;
 	}
@@ -445,10 +482,13 @@ static int make_parent_private(const char *rootfs, keel_error_t *err)
 {
 	char real[PATH_MAX];
 	struct parent_mount pm = {.path = real};
+	struct mount_table t;
 	if (!realpath(rootfs, real))
 		return keel_err_sys(err, "resolve rootfs %s", rootfs);
-	if (mountinfo_each(find_parent_mount, &pm, err) < 0)
+	if (mount_table_load(&t, err) < 0)
 		return -1;
+	mount_table_each(&t, find_parent_mount, &pm);
+	mount_table_free(&t);
 	if (pm.shared && mount(NULL, pm.mountpoint, NULL, MS_PRIVATE, NULL) < 0)
 		return keel_err_sys(err, "make %s private", pm.mountpoint);
 	return 0;
@@ -801,6 +841,10 @@ static int mount_cgroup_v1(struct rootfs_ctx *c, const struct keel_spec_mount *m
 	cleanup_close int dirfd = reopen_dest(c, m->destination, err);
 	if (dirfd < 0)
 		return -1;
+	struct mount_table t;
+	if (mount_table_load(&t, err) < 0)
+		return -1;
+	int ret = 0;
 	char *save = NULL;
 	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *ctrl = strchr(line, ':'), *path = ctrl ? strchr(ctrl + 1, ':') : NULL;
@@ -813,17 +857,18 @@ static int mount_cgroup_v1(struct rootfs_ctx *c, const struct keel_spec_mount *m
 		 * there while it mounts): the hierarchies come from /proc/self/cgroup, the path
 		 * from the caller. */
 		snprintf(h.path, sizeof(h.path), "%s", c->cgroup_path ? c->cgroup_path : path + 1);
-		if (mountinfo_each(match_hierarchy, &h, err) < 0)
-			return -1;
+		mount_table_each(&t, match_hierarchy, &h);
 		if (!h.base[0])
 			continue; /* hierarchy not mounted on the host */
-		if (mount_hierarchy(c, m, &h, err) < 0)
-			return -1;
+		if ((ret = mount_hierarchy(c, m, &h, err)) < 0)
+			break;
 		link_comounted(dirfd, &h);
 	}
-	if (m->flags & MS_RDONLY && remount_bind_fd(dirfd, MS_RDONLY | root.flags, 0) < 0)
+	mount_table_free(&t);
+	if (ret == 0 && m->flags & MS_RDONLY &&
+	    remount_bind_fd(dirfd, MS_RDONLY | root.flags, 0) < 0)
 		return keel_err_sys(err, "remount read-only");
-	return 0;
+	return ret;
 }
 
 /* cgroup v2: a cgroup2 mount; where the kernel refuses it (user namespace without cgroup
