@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/mount.h>
 #include <stdbool.h>
 #include <sys/mman.h>
@@ -28,15 +29,41 @@ static bool exe_is_safe(int self)
 	return fstatvfs(self, &sv) == 0 && (sv.f_flag & ST_RDONLY);
 }
 
+/* A detached copy of the mount holding our binary, as an O_PATH fd of the binary itself.
+ * open_tree of /proc/self/exe works only while we are in the mount namespace we were
+ * exec'd in: the magic link resolves to the original mount, and open_tree refuses (EINVAL)
+ * a mount of another namespace. That is the case of the container monitor, spawned inside
+ * the container's private mount namespace: there the binary's path is resolved instead,
+ * and used only if it is still the very file we run (same device and inode). */
+static int open_tree_of_exe(int self)
+{
+	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, "/proc/self/exe",
+			      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (fd >= 0 || errno != EINVAL)
+		return fd;
+	char path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	if (n <= 0 || (size_t)n >= sizeof(path) - 1)
+		return -1;
+	path[n] = '\0';
+	fd = (int)syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	struct stat want, got;
+	if (fd >= 0 && (fstat(self, &want) < 0 || fstat(fd, &got) < 0 ||
+			want.st_dev != got.st_dev || want.st_ino != got.st_ino)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* No copy: a detached, read-only bind mount of the binary (open_tree + mount_setattr), then
  * execveat of it. /proc/<pid>/exe then resolves through that mount: opening it for writing
  * fails with EROFS, and the mount is reachable from nowhere else. crun does the same with a
  * temporary mount point. Returns only on failure. */
-static void exec_read_only_bind(char **argv)
+static void exec_read_only_bind(int self, char **argv)
 {
 	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
-	cleanup_close int fd = (int)syscall(SYS_open_tree, AT_FDCWD, "/proc/self/exe",
-					    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	cleanup_close int fd = open_tree_of_exe(self);
 	if (fd < 0)
 		return;
 	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
@@ -77,6 +104,6 @@ int keel_sealed_exe_ensure(char **argv, keel_error_t *err)
 		return keel_err_sys(err, "open /proc/self/exe");
 	if (exe_is_safe(self))
 		return 0;
-	exec_read_only_bind(argv);
+	exec_read_only_bind(self, argv);
 	return exec_sealed_copy(self, argv, err);
 }
