@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "store/blob.h"
+#include "store/digest.h"
 #include "store/imagedb.h"
 #include "store/store.h"
 #include "util/fs.h"
@@ -334,6 +335,47 @@ static void test_repo_digests(void **state)
 	keel_store_close(s);
 }
 
+
+/* The built-in SHA-256 against the published vectors (FIPS 180-4 examples) and against
+ * libcrypto at every padding boundary and across block counts. */
+static void test_sha256_engines_agree(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *want;
+	} vec[] = {
+		{"", "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+		{"abc", "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+		{"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+		 "sha256:248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+	};
+	char a[KEEL_DIGEST_SIZE], b[KEEL_DIGEST_SIZE];
+	keel_error_t err;
+	for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+		assert_int_equal(keel_sha256_digest_engine(vec[i].in, strlen(vec[i].in), false, a,
+							   &err), 0);
+		assert_string_equal(a, vec[i].want);
+		assert_int_equal(keel_sha256_digest_engine(vec[i].in, strlen(vec[i].in), true, b,
+							   &err), 0);
+		assert_string_equal(b, vec[i].want);
+	}
+	size_t max = 300 * 1024;
+	unsigned char *buf = malloc(max);
+	assert_non_null(buf);
+	for (size_t i = 0; i < max; i++)
+		buf[i] = (unsigned char)(i * 131 + (i >> 8));
+	static const size_t lens[] = {1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 1000,
+				      65535, 65536, 256 * 1024 - 1, 256 * 1024, 300 * 1024};
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		assert_int_equal(keel_sha256_digest_engine(buf, lens[i], false, a, &err), 0);
+		assert_int_equal(keel_sha256_digest_engine(buf, lens[i], true, b, &err), 0);
+		assert_string_equal(a, b);
+		keel_sha256_digest(buf, lens[i], b);
+		assert_string_equal(a, b);
+	}
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -346,6 +388,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_schema_migrations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_opens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo_digests, setup, teardown),
+		cmocka_unit_test(test_sha256_engines_agree),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
