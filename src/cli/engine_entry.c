@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "util/trace.h"
 
 /* Where a module is: $KEEL_MODULE_DIR/<name>, else next to the executable (the build tree),
  * else <prefix>/lib/keel/ (installed: the executable is in <prefix>/bin). */
@@ -73,6 +74,7 @@ static int module_call(const char *module, void **handle, const char *symbol, in
 		}
 		remember_dir(path);
 		*handle = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
+		keel_trace(module);
 		if (!*handle) {
 			fprintf(stderr, "keel: %s: %s\n", argv[0], dlerror());
 			return 125;

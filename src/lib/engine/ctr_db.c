@@ -13,6 +13,7 @@
 #include "engine/logfile.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/trace.h"
 
 /* One string a schema version (keel_store_migrate). */
 static const char *const schema[] = {
@@ -65,6 +66,7 @@ struct keel_engine *keel_engine_open(const char *root, const char *run_root, kee
 	}
 	if (!(e->store = keel_store_open(root ? root : keel_store_default_root(), err)))
 		goto fail;
+	keel_trace("engine: store open");
 	e->root = strdup(keel_store_root(e->store));
 	e->run_root = absolute(run_root ? run_root : keel_engine_default_run_root(), err);
 	if (!e->root || !e->run_root || asprintf(&e->runtime_root, "%s/runtime", e->run_root) < 0) {
@@ -85,6 +87,7 @@ struct keel_engine *keel_engine_open(const char *root, const char *run_root, kee
 	    keel_store_migrate(e->store, "containers", schema, sizeof(schema) / sizeof(schema[0]),
 			       err) < 0)
 		goto fail;
+	keel_trace("engine: open");
 	return e;
 fail:
 	keel_engine_close(e);
