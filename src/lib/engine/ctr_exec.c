@@ -74,8 +74,11 @@ static struct keel_spec_process *build_process(struct keel_engine *e, const stru
 	json_object_set_new(proc, "args", args);
 	json_object_set_new(proc, "terminal", json_boolean(x->tty));
 	json_object_del(proc, "consoleSize");
-	if (x->tty)
+	if (x->tty) {
 		env_set(json_object_get(proc, "env"), "TERM=xterm");
+		if (keel_ocispec_set_console_size(proc) < 0)
+			return keel_err(err, ENOMEM, "out of memory"), NULL;
+	}
 	for (size_t i = 0; x->env && x->env[i]; i++)
 		env_set(json_object_get(proc, "env"), x->env[i]);
 	if (x->workdir && *x->workdir)

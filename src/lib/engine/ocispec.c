@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "runtime/spec.h"
@@ -299,6 +300,8 @@ static json_t *process_json(const json_t *cfg, const struct keel_run_opts *o,
 		      user_json(&u), "args", args, "env", process_env(cfg, o, hostname), "cwd", cwd,
 		      "capabilities", caps_json(caps, u.uid), "oomScoreAdj", o->oom_score_adj);
 	r = p && o->n_ulimits ? keel_json_set(p, "rlimits", rlimits_json(o)) : 0;
+	if (p && r == 0 && o->tty)
+		r = keel_ocispec_set_console_size(p);
 	if (p && r == 0 && o->no_new_privileges)
 		r = keel_json_set(p, "noNewPrivileges", json_true());
 	keel_user_clear(&u);
@@ -307,6 +310,17 @@ static json_t *process_json(const json_t *cfg, const struct keel_run_opts *o,
 		return NULL;
 	}
 	return steal_pointer(&p);
+}
+
+int keel_ocispec_set_console_size(json_t *process)
+{
+	struct winsize ws;
+	if ((ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) < 0 && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0) ||
+	    ws.ws_row == 0 || ws.ws_col == 0)
+		return 0;
+	return keel_json_set(process, "consoleSize",
+			     json_pack("{s:i, s:i}", "height", (int)ws.ws_row, "width",
+				       (int)ws.ws_col));
 }
 
 /* ---------- the document ---------- */

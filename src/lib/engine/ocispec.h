@@ -27,6 +27,13 @@
  * the user database is read from (may be NULL: then only numeric users work).
  * Returns a new object the caller owns, or NULL with *err set in Docker's words
  * ("unable to find user foo: no matching entries in passwd file"). */
+/* Sets process.consoleSize from the calling terminal's window (stdin's, else stdout's), when
+ * there is one: the runtime sizes the pty before the process starts, so the first thing the
+ * container reads (`stty size`, a shell's prompt) is right; a resize from the client after the
+ * start came too late for it (docker sends ConsoleSize at create for the same reason).
+ * 0 or -1 (out of memory). */
+int keel_ocispec_set_console_size(json_t *process);
+
 json_t *keel_ocispec_generate(const json_t *image_config, const struct keel_run_opts *o,
 			      const char *container_id, const char *rootfs, keel_error_t *err);
 
