@@ -13,12 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
 #include "image/manifest.h"
 #include "image/reference.h"
 #include "store/blob.h"
+#include "store/libarchive.h"
 #include "store/store_internal.h"
 #include "util/cleanup.h"
 

@@ -9,13 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
 #include "image/manifest.h"
 #include "image/reference.h"
 #include "store/blob.h"
 #include "store/layer.h"
+#include "store/libarchive.h"
 #include "util/cleanup.h"
 
 struct saver {

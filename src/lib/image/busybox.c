@@ -14,10 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
 #include "store/blob.h"
+#include "store/libarchive.h"
 #include "store/store_internal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"

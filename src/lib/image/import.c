@@ -10,12 +10,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <archive.h>
-
 #include "image/manifest.h"
 #include "image/reference.h"
 #include "store/blob.h"
 #include "store/layer.h"
+#include "store/libarchive.h"
 #include "store/store_internal.h"
 #include "util/cleanup.h"
 

@@ -12,9 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
+#include "store/libarchive.h"
 #include "store/store_internal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"

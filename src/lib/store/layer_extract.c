@@ -21,9 +21,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
+#include "store/libarchive.h"
 #include "util/cleanup.h"
 
 #define WH_PREFIX ".wh."

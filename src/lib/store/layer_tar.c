@@ -13,9 +13,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
+#include "store/libarchive.h"
 #include "util/cleanup.h"
 
 struct link_seen {
