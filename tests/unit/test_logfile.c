@@ -43,6 +43,8 @@ static void reset_log(void)
 	for (int i = 1; i < 10; i++) {
 		snprintf(p, sizeof(p), "%s.%d", logp, i);
 		unlink(p);
+		snprintf(p, sizeof(p), "%s.%d.gz", logp, i);
+		unlink(p);
 	}
 }
 
@@ -78,7 +80,7 @@ static void test_encode_like_docker(void **state)
 	struct timespec t = { 1714557600, 123400000 };
 	size_t n;
 	const char in[] = "a\"b\\c<>&\t\x01\r\n\xff\xe2\x80\xa8\xc3\xa9";
-	char *e = keel_logfile_encode(KEEL_LOG_STDERR, in, sizeof(in) - 1, &t, &n);
+	char *e = keel_logfile_encode(KEEL_LOG_STDERR, in, sizeof(in) - 1, NULL, &t, &n);
 	assert_non_null(e);
 	assert_string_equal(e, "{\"log\":\"a\\\"b\\\\c\\u003c\\u003e\\u0026\\u0009\\u0001\\r\\n"
 			       "\\ufffd\\u2028\xc3\xa9\",\"stream\":\"stderr\","
@@ -187,6 +189,94 @@ static void test_rotation(void **state)
 	free(k);
 }
 
+static void test_attrs_and_details(void **state)
+{
+	keel_error_t err;
+	struct timespec t = { 1714557600, 0 };
+	struct keel_logfile_opts o = { .path = logp,
+				       .max_files = 1,
+				       .attrs = "{\"b\":\"x y\",\"a\":\"1&2\"}" };
+	struct keel_logfile *lf;
+	struct sink *k = calloc(1, sizeof(*k));
+	struct keel_logs_opts ro = {
+		.tail = -1, .emit = collect, .emit_arg = k, .stop_fd = -1, .details = true
+	};
+	size_t n;
+	char *e = keel_logfile_encode(KEEL_LOG_STDOUT, "hi\n", 3, "{\"k\":\"v\"}", &t, &n);
+
+	/* moby's order: log, stream, attrs, time */
+	assert_string_equal(e, "{\"log\":\"hi\\n\",\"stream\":\"stdout\",\"attrs\":{\"k\":\"v\"},"
+			       "\"time\":\"2024-05-01T10:00:00Z\"}\n");
+	free(e);
+	reset_log();
+	lf = keel_logfile_open(&o, &err);
+	assert_non_null(lf);
+	assert_int_equal(keel_logfile_write(lf, KEEL_LOG_STDERR, "one\n", 4, &err), 0);
+	keel_logfile_close(lf);
+	read_all(k, -1);
+	assert_string_equal(k->buf, "err|one\n\x1e"); /* without --details: just the data */
+	k->len = 0;
+	assert_int_equal(keel_logfile_read(logp, &ro, &err), 0);
+	/* sorted keys, url.QueryEscape'd values, then a space */
+	assert_string_equal(k->buf, "err|a=1%262,b=x+y one\n\x1e");
+	o.attrs = NULL;
+	reset_log();
+	lf = keel_logfile_open(&o, &err);
+	assert_int_equal(keel_logfile_write(lf, KEEL_LOG_STDOUT, "two\n", 4, &err), 0);
+	keel_logfile_close(lf);
+	k->len = 0;
+	assert_int_equal(keel_logfile_read(logp, &ro, &err), 0);
+	assert_string_equal(k->buf, "out| two\n\x1e"); /* docker: a lone space */
+	free(k);
+}
+
+static void test_rotation_compressed(void **state)
+{
+	keel_error_t err;
+	struct keel_logfile_opts o = {
+		.path = logp, .max_size = 200, .max_files = 3, .compress = true
+	};
+	struct keel_logfile *lf;
+	struct sink *k = calloc(1, sizeof(*k));
+	char p[300], line[32], magic[2];
+	int fd, prev = -1, last = -1;
+
+	reset_log();
+	lf = keel_logfile_open(&o, &err);
+	assert_non_null(lf);
+	for (int i = 0; i < 30; i++) {
+		int n = snprintf(line, sizeof(line), "line %d\n", i);
+		assert_int_equal(keel_logfile_write(lf, KEEL_LOG_STDOUT, line, (size_t)n, &err), 0);
+	}
+	keel_logfile_close(lf); /* waits for the last compression */
+	for (int i = 1; i <= 2; i++) {
+		snprintf(p, sizeof(p), "%s.%d", logp, i);
+		assert_int_equal(access(p, F_OK), -1); /* the plain file is gone */
+		snprintf(p, sizeof(p), "%s.%d.gz", logp, i);
+		fd = open(p, O_RDONLY);
+		assert_true(fd >= 0);
+		assert_int_equal(read(fd, magic, 2), 2);
+		assert_memory_equal(magic, "\x1f\x8b", 2);
+		close(fd);
+	}
+	snprintf(p, sizeof(p), "%s.3.gz", logp);
+	assert_int_equal(access(p, F_OK), -1);
+	read_all(k, -1);
+	/* the .gz files inflate in order, oldest first, up to the last line */
+	for (char *q = k->buf; (q = strstr(q, "line ")); q++) {
+		last = atoi(q + 5);
+		if (prev >= 0)
+			assert_int_equal(last, prev + 1);
+		prev = last;
+	}
+	assert_int_equal(last, 29);
+	assert_true(k->n > 6 && k->n < 30);
+	read_all(k, 4);
+	assert_int_equal(k->n, 4);
+	assert_non_null(strstr(k->buf, "out|line 26\n"));
+	free(k);
+}
+
 static void test_since_until(void **state)
 {
 	keel_error_t err;
@@ -199,7 +289,7 @@ static void test_since_until(void **state)
 		size_t n;
 		char d[8];
 		snprintf(d, sizeof(d), "%d\n", i);
-		char *e = keel_logfile_encode(KEEL_LOG_STDOUT, d, 2,
+		char *e = keel_logfile_encode(KEEL_LOG_STDOUT, d, 2, NULL,
 					      &(struct timespec){ 1000 + i * 10, 0 }, &n);
 		assert_int_equal(write(fd, e, n), (ssize_t)n);
 		free(e);
@@ -242,11 +332,13 @@ static void test_parse_time(void **state)
 static void test_parse_size(void **state)
 {
 	keel_error_t err;
-	assert_int_equal(keel_logfile_parse_size("10m", &err), 10 * 1024 * 1024);
-	assert_int_equal(keel_logfile_parse_size("512k", &err), 512 * 1024);
-	assert_int_equal(keel_logfile_parse_size("1g", &err), 1024LL * 1024 * 1024);
+	/* json-file's max-size is units.FromHumanSize: decimal */
+	assert_int_equal(keel_logfile_parse_size("10m", &err), 10 * 1000 * 1000);
+	assert_int_equal(keel_logfile_parse_size("512k", &err), 512 * 1000);
+	assert_int_equal(keel_logfile_parse_size("1g", &err), 1000LL * 1000 * 1000);
 	assert_int_equal(keel_logfile_parse_size("100", &err), 100);
-	assert_int_equal(keel_logfile_parse_size("2MB", &err), 2 * 1024 * 1024);
+	assert_int_equal(keel_logfile_parse_size("2MB", &err), 2 * 1000 * 1000);
+	assert_int_equal(keel_logfile_parse_size("1.5k", &err), 1500);
 	assert_int_equal(keel_logfile_parse_size("ten", &err), -1);
 	assert_int_equal(keel_logfile_parse_size("10q", &err), -1);
 }
@@ -308,11 +400,17 @@ static void test_emit_fds_timestamps(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_encode_like_docker),  cmocka_unit_test(test_time_format),
-		cmocka_unit_test(test_lines_and_partials),  cmocka_unit_test(test_rotation),
-		cmocka_unit_test(test_since_until),	    cmocka_unit_test(test_parse_time),
-		cmocka_unit_test(test_parse_size),	    cmocka_unit_test(test_follow),
+		cmocka_unit_test(test_encode_like_docker),
+		cmocka_unit_test(test_time_format),
+		cmocka_unit_test(test_lines_and_partials),
+		cmocka_unit_test(test_rotation),
+		cmocka_unit_test(test_since_until),
+		cmocka_unit_test(test_parse_time),
+		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_follow),
 		cmocka_unit_test(test_emit_fds_timestamps),
+		cmocka_unit_test(test_attrs_and_details),
+		cmocka_unit_test(test_rotation_compressed),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -268,6 +268,41 @@ static void test_output_and_exit_code(void **state)
 	assert_int_equal(code, 3);
 }
 
+/* --log-opt through the monitor: attrs on every entry, rotation into gzipped files. */
+static void test_log_options(void **state)
+{
+	static const char *const args[] = {
+		"sh", "-c", "i=0; while [ $i -lt 40 ]; do echo line$i; i=$((i+1)); done", NULL
+	};
+	struct ctr c;
+	struct sink k;
+	keel_error_t err;
+	char path[600], *text = NULL;
+	int code = -1;
+	NEED_BUNDLE();
+	set_args(args, false);
+	prep(&c, "no");
+	c.o.log_max_size = 400;
+	c.o.log_max_files = 2;
+	c.o.log_compress = true;
+	c.o.log_attrs = "{\"app\":\"web\"}";
+	spawn_ctr(&c);
+	assert_int_equal(keel_monitor_wait(c.dir, &code, &err), 0);
+	assert_int_equal(code, 0);
+	assert_false(status(&c).oom_killed);
+	assert_true(gone(c.mon, 3000)); /* the monitor waited for its compressor */
+	snprintf(path, sizeof(path), "%s.1.gz", c.log);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s.1", c.log);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_true(keel_read_file(c.log, &text, &err) > 0);
+	assert_non_null(strstr(text, "\"stream\":\"stdout\",\"attrs\":{\"app\":\"web\"},\"time\""));
+	free(text);
+	read_log(&c, &k);
+	assert_non_null(strstr(k.buf, "out|line39\n"));
+	assert_true(k.n > 4 && k.n < 40);
+}
+
 static void test_on_failure_restarts_twice(void **state)
 {
 	static const char *const args[] = { "sh", "-c", "echo run; exit 1", NULL };
@@ -524,6 +559,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_restart_policy_math),
 		cmocka_unit_test(test_output_and_exit_code),
+		cmocka_unit_test(test_log_options),
 		cmocka_unit_test(test_on_failure_restarts_twice),
 		cmocka_unit_test(test_always_until_stopped),
 		cmocka_unit_test(test_stop_escalates_and_does_not_restart),

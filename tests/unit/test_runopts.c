@@ -15,6 +15,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "engine/logconfig.h"
+#include "engine/monitor.h"
 #include "engine/runopts.h"
 
 /* Parses a space-separated command line (no quoting needed by the cases below) after
@@ -225,6 +227,98 @@ static void test_restart(void **state)
 		     "conflicting options: cannot specify both --restart and --rm");
 }
 
+/* restart.h's type is the one runopts.h uses: the monitor and the parser agree. */
+static void test_restart_type_shared(void **state)
+{
+	struct keel_run_opts o;
+	struct keel_restart_policy p;
+	keel_error_t err;
+
+	(void)state;
+	for (int m = KEEL_RESTART_NO; m <= KEEL_RESTART_UNLESS_STOPPED; m++) {
+		char line[64];
+		snprintf(line, sizeof(line), "--restart %s img", keel_restart_name(m));
+		assert_int_equal(parse_line(line, &o, &err, NULL), 0);
+		assert_int_equal(keel_restart_parse(keel_restart_name(o.restart), &p, &err), 0);
+		assert_int_equal(p.mode, m);
+		keel_runopts_free(&o);
+	}
+}
+
+static void test_log_options(void **state)
+{
+	struct keel_run_opts o;
+	keel_error_t err;
+	json_t *lc;
+
+	(void)state;
+	assert_int_equal(parse_line("--log-driver json-file --log-opt max-size=10m --log-opt "
+				    "max-file=3 --log-opt compress=true --log-opt labels=a img",
+				    &o, &err, NULL),
+			 0);
+	assert_string_equal(o.log_driver, "json-file");
+	lc = keel_logconfig_json(o.log_driver, o.log_opts);
+	assert_string_equal(json_string_value(json_object_get(lc, "Type")), "json-file");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(lc, "Config"), "max-size")), "10m");
+	json_decref(lc);
+	keel_runopts_free(&o);
+	assert_int_equal(parse_line("--log-driver none img", &o, &err, NULL), 0);
+	keel_runopts_free(&o);
+	/* dockerd's and the docker CLI's words */
+	expect_error("--log-driver syslog img", "logger: no log driver named 'syslog' is registered");
+	expect_error("--log-opt foo=1 img", "unknown log opt 'foo' for json-file log driver");
+	expect_error("--log-driver none --log-opt max-size=1m img",
+		     "invalid logging opts for driver none");
+	expect_error("--log-opt max-size=abc img", "invalid size: 'abc'");
+	expect_error("--log-opt max-size=0 img", "max-size must be a positive number");
+	expect_error("--log-opt max-file=0 img", "max-file cannot be less than 1");
+	expect_error("--log-opt max-size=1m --log-opt max-file=x img",
+		     "strconv.Atoi: parsing \"x\": invalid syntax");
+	expect_error("--log-opt compress=yes img",
+		     "strconv.ParseBool: parsing \"yes\": invalid syntax");
+	expect_error("--log-opt max-size=1m --log-opt compress=true img",
+		     "compress cannot be true when max-file is less than 2 or max-size is not set");
+}
+
+/* What the monitor gets from a container record: sizes, and attrs as dockerd writes them. */
+static void test_log_monitor_opts(void **state)
+{
+	keel_error_t err;
+	struct keel_logconfig lc;
+	struct keel_monitor_opts mo = { .log_path = "/x" };
+	json_t *doc = json_pack(
+	    "{s:{s:{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}}}, s:{s:{s:s, s:s}, s:[s, s, s]}}",
+	    "HostConfig", "LogConfig", "Type", "json-file", "Config", "max-size", "1k", "max-file",
+	    "2", "compress", "1", "labels", "app,missing", "env", "B", "env-regex", "^Z", "Config",
+	    "Labels", "app", "a<b", "other", "o", "Env", "B=2", "ZED=z", "C=3");
+
+	(void)state;
+	assert_int_equal(keel_logconfig_monitor_opts(doc, &mo, &lc, &err), 0);
+	assert_string_equal(mo.log_path, "/x");
+	assert_int_equal(mo.log_max_size, 1000);
+	assert_int_equal(mo.log_max_files, 2);
+	assert_true(mo.log_compress);
+	assert_string_equal(mo.log_attrs, "{\"B\":\"2\",\"ZED\":\"z\",\"app\":\"a\\u003cb\"}");
+	keel_logconfig_free(&lc);
+	json_decref(doc);
+	doc = json_pack("{s:{s:{s:s}}}", "HostConfig", "LogConfig", "Type", "none");
+	assert_int_equal(keel_logconfig_monitor_opts(doc, &mo, &lc, &err), 0);
+	assert_null(mo.log_path);
+	assert_null(mo.log_attrs);
+	keel_logconfig_free(&lc);
+	json_decref(doc);
+	/* an old record without LogConfig: json-file, no rotation */
+	doc = json_object();
+	mo.log_path = "/x";
+	assert_int_equal(keel_logconfig_monitor_opts(doc, &mo, &lc, &err), 0);
+	assert_string_equal(mo.log_path, "/x");
+	assert_int_equal(mo.log_max_size, -1);
+	assert_int_equal(mo.log_max_files, 1);
+	keel_logconfig_free(&lc);
+	json_decref(doc);
+}
+
 static void test_resources(void **state)
 {
 	struct keel_run_opts o;
@@ -418,6 +512,8 @@ int main(void)
 		cmocka_unit_test(test_ulimits),	     cmocka_unit_test(test_mounts),
 		cmocka_unit_test(test_security),     cmocka_unit_test(test_network),
 		cmocka_unit_test(test_help_text),
+		cmocka_unit_test(test_restart_type_shared), cmocka_unit_test(test_log_options),
+		cmocka_unit_test(test_log_monitor_opts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

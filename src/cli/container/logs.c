@@ -25,6 +25,14 @@ static int parse_when(const char *s, const char *flag, struct timespec *out)
 	return 0;
 }
 
+/* --log-driver none: nothing was written, and docker says so rather than print nothing. */
+static bool log_driver_none(const struct keel_ctr *c)
+{
+	json_t *lc = json_object_get(json_object_get(c->doc, "HostConfig"), "LogConfig");
+	const char *type = json_string_value(json_object_get(lc, "Type"));
+	return type && strcmp(type, "none") == 0;
+}
+
 int cli_ctr_logs(int argc, char **argv)
 {
 	bool follow = false, timestamps = false, details = false;
@@ -59,12 +67,20 @@ int cli_ctr_logs(int argc, char **argv)
 	if (tail && strcmp(tail, "all"))
 		lo.tail = strtol(tail, NULL, 10);
 	lo.timestamps = timestamps;
+	lo.details = details;
 	if ((since && (lo.has_since = true) && parse_when(since, "since", &lo.since) < 0) ||
 	    (until && (lo.has_until = true) && parse_when(until, "until", &lo.until) < 0))
 		return 125;
 	if (!(e = cli_engine()))
 		return 125;
 	if (!(c = cli_ctr_get(e, a.pos[0]))) {
+		keel_engine_close(e);
+		return 1;
+	}
+	if (log_driver_none(c)) {
+		fprintf(stderr, "Error response from daemon: configured logging driver does not "
+				"support reading\n");
+		keel_ctr_free(c);
 		keel_engine_close(e);
 		return 1;
 	}

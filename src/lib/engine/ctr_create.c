@@ -1,7 +1,4 @@
-/* `create`: from an image and `docker run` options to a container record and directory.
- *
- * (This file includes runopts.h but not monitor.h: both headers define KEEL_RESTART_* enums,
- * so the two halves of the engine that use them live in separate files.) */
+/* `create`: from an image and `docker run` options to a container record and directory. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -12,12 +9,11 @@
 
 #include "engine/ctr_internal.h"
 #include "engine/ocispec.h"
+#include "engine/logconfig.h"
 #include "engine/runopts.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/trace.h"
-
-static const char *const restart_names[] = { "no", "on-failure", "always", "unless-stopped" };
 
 /* Finds the image; the embedded busybox is built the first time it is asked for. */
 static struct keel_image *find_image(struct keel_engine *e, const char *ref, keel_error_t *err)
@@ -131,17 +127,18 @@ static json_t *host_config_json(const struct keel_run_opts *o)
 {
 	json_t *h = json_pack(
 	    "{s:o, s:s, s:{s:s, s:i}, s:b, s:b, s:b, s:o, s:o, s:b, s:I, s:I, s:I, s:I, s:I,"
-	    " s:{s:s, s:{}}, s:o}",
+	    " s:o, s:o}",
 	    "Binds", binds_json(o), "NetworkMode",
 	    o->network == KEEL_NETWORK_HOST ? "host" : "none", "RestartPolicy", "Name",
-	    restart_names[o->restart & 3], "MaximumRetryCount", o->restart_max, "AutoRemove", o->rm,
+	    keel_restart_name(o->restart), "MaximumRetryCount", o->restart_max, "AutoRemove", o->rm,
 	    "Privileged", o->privileged, "ReadonlyRootfs", o->read_only, "CapAdd",
 	    o->cap_add ? strv_json(o->cap_add) : json_null(), "CapDrop",
 	    o->cap_drop ? strv_json(o->cap_drop) : json_null(), "Init", o->init, "Memory",
 	    (json_int_t)o->memory, "MemorySwap", (json_int_t)o->memory_swap, "NanoCpus",
 	    (json_int_t)o->nano_cpus, "CpuShares", (json_int_t)o->cpu_shares, "PidsLimit",
-	    (json_int_t)(o->has_pids_limit ? o->pids_limit : 0), "LogConfig", "Type", "json-file",
-	    "Config", "ExtraHosts", o->add_hosts ? strv_json(o->add_hosts) : json_null());
+	    (json_int_t)(o->has_pids_limit ? o->pids_limit : 0), "LogConfig",
+	    keel_logconfig_json(o->log_driver, o->log_opts), "ExtraHosts",
+	    o->add_hosts ? strv_json(o->add_hosts) : json_null());
 	return h;
 }
 

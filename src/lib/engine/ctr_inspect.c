@@ -117,6 +117,12 @@ json_t *keel_ctr_inspect(struct keel_engine *e, const struct keel_ctr *c, keel_e
 		return keel_err(err, ENOMEM, "out of memory"), NULL;
 	if (keel_ctr_status(e, c, &st, err) < 0)
 		return NULL;
+	/* LogConfig: with --log-driver none there is no log file, and docker's LogPath is "" */
+	if (!strcmp(json_string_value(json_object_get(
+			json_object_get(json_object_get(c->doc, "HostConfig"), "LogConfig"),
+			"Type")) ?: "",
+		    "none"))
+		log[0] = '\0';
 	snprintf(name, sizeof(name), "/%s", c->name);
 	snprintf(resolv, sizeof(resolv), "%s/resolv.conf", dir);
 	snprintf(hostname, sizeof(hostname), "%s/hostname", dir);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "engine/ctr_internal.h"
+#include "engine/logconfig.h"
 #include "engine/monitor.h"
 #include "runtime/container.h"
 #include "runtime/state.h"
@@ -82,6 +83,7 @@ int keel_ctr_status(struct keel_engine *e, const struct keel_ctr *c, struct keel
 	st->monitor_pid = ms.state == KEEL_MON_EXITED ? 0 : ms.monitor_pid;
 	st->monitor_last = ms.monitor_pid;
 	st->exit_code = ms.exit_code;
+	st->oom_killed = ms.oom_killed;
 	st->restart_count = ms.restart_count;
 	snprintf(st->started_at, sizeof(st->started_at), "%s", ms.started_at);
 	snprintf(st->finished_at, sizeof(st->finished_at), "%s", ms.finished_at);
@@ -145,6 +147,7 @@ int keel_ctr_start(struct keel_engine *e, const struct keel_ctr *c, bool attach,
 	cleanup_free char *log = keel_ctr_log_path(e, c);
 	cleanup_strv char **layers = NULL;
 	struct keel_monitor_opts mo;
+	struct keel_logconfig lc = { 0 };
 	struct keel_ctr_status st;
 	pid_t mpid;
 	int host_ns, r;
@@ -159,12 +162,18 @@ int keel_ctr_start(struct keel_engine *e, const struct keel_ctr *c, bool attach,
 	if (!(layers = keel_ctr_layers(e, c, err)))
 		return keel_err_wrap(err, "container %s", c->name);
 	monitor_opts(e, c, dir, log, attach, &mo);
+	/* --log-driver / --log-opt: none, rotation, compression, attrs (engine/logconfig.h) */
+	if (keel_logconfig_monitor_opts(c->doc, &mo, &lc, err) < 0)
+		return -1;
 	/* the monitor is a fork of us: what the heap holds now it keeps for its whole life */
 	sqlite3_db_release_memory(keel_store_db(e->store));
-	if (keel_ctr_ns_enter(dir, layers, &host_ns, err) < 0)
+	if (keel_ctr_ns_enter(dir, layers, &host_ns, err) < 0) {
+		keel_logconfig_free(&lc);
 		return -1;
+	}
 	keel_trace("engine: spawn monitor");
 	r = keel_monitor_spawn(&mo, &mpid, err);
+	keel_logconfig_free(&lc);
 	keel_trace("engine: monitor spawned");
 	if (keel_ctr_ns_leave(host_ns, r < 0 ? &(keel_error_t){ 0 } : err) < 0 && r == 0)
 		r = -1; /* the monitor runs; we just cannot go back: keel's own error */

@@ -11,10 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
+#include <zlib.h>
 
 #include "util/cleanup.h"
 
@@ -114,20 +117,20 @@ static size_t escape_json(char *out, const unsigned char *s, size_t len)
 	return (size_t)(o - out);
 }
 
-char *keel_logfile_encode(enum keel_log_stream s, const char *data, size_t len,
+char *keel_logfile_encode(enum keel_log_stream s, const char *data, size_t len, const char *attrs,
 			  const struct timespec *t, size_t *out_len)
 {
 	const char *name = s == KEEL_LOG_STDERR ? "stderr" : "stdout";
 	char tbuf[48];
-	size_t cap = len * 6 + 128, n;
+	size_t cap = len * 6 + 128 + (attrs ? strlen(attrs) + 10 : 0), n;
 	char *buf = malloc(cap);
 	if (!buf)
 		return NULL;
 	keel_logfile_format_time(t, tbuf, sizeof(tbuf));
 	memcpy(buf, "{\"log\":\"", 8);
 	n = 8 + escape_json(buf + 8, (const unsigned char *)data, len);
-	n += (size_t)snprintf(buf + n, cap - n, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", name,
-			      tbuf);
+	n += (size_t)snprintf(buf + n, cap - n, "\",\"stream\":\"%s\"%s%s,\"time\":\"%s\"}\n", name,
+			      attrs ? ",\"attrs\":" : "", attrs ? attrs : "", tbuf);
 	*out_len = n;
 	return buf;
 }
@@ -141,10 +144,13 @@ struct pending {
 
 struct keel_logfile {
 	char *path;
+	char *attrs; /* JSON object text or NULL */
 	int fd;
 	long long size;
 	long long max_size;
 	int max_files;
+	bool compress;
+	pid_t gzip_pid;	     /* the child compressing <path>.1, 0 when none */
 	struct pending p[2]; /* stdout, stderr */
 };
 
@@ -162,19 +168,78 @@ static int open_live(struct keel_logfile *lf, bool truncate, keel_error_t *err)
 struct keel_logfile *keel_logfile_open(const struct keel_logfile_opts *o, keel_error_t *err)
 {
 	struct keel_logfile *lf = calloc(1, sizeof(*lf));
-	if (!lf || !(lf->path = strdup(o->path))) {
+	if (!lf || !(lf->path = strdup(o->path)) ||
+	    (o->attrs && *o->attrs && !(lf->attrs = strdup(o->attrs)))) {
+		if (lf)
+			free(lf->path);
 		free(lf);
 		keel_err(err, ENOMEM, "log");
 		return NULL;
 	}
 	lf->max_size = o->max_size;
 	lf->max_files = o->max_files < 1 ? 1 : o->max_files;
+	lf->compress = o->compress && lf->max_files > 1;
 	if (open_live(lf, false, err) < 0) {
+		free(lf->attrs);
 		free(lf->path);
 		free(lf);
 		return NULL;
 	}
 	return lf;
+}
+
+/* gzips src into dst (through dst.tmp, renamed when complete) and removes src. */
+static int gzip_file(const char *src, const char *dst)
+{
+	char tmp[PATH_MAX], buf[65536];
+	int in = open(src, O_RDONLY | O_CLOEXEC), out;
+	gzFile gz;
+	ssize_t n;
+	int ok;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", dst);
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (in < 0 || out < 0 || !(gz = gzdopen(out, "wb"))) {
+		if (in >= 0)
+			close(in);
+		if (out >= 0)
+			close(out);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (gzwrite(gz, buf, (unsigned)n) != (int)n)
+			break;
+	close(in);
+	ok = gzclose(gz) == Z_OK && n == 0;
+	if (!ok || rename(tmp, dst) < 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return unlink(src);
+}
+
+/* The previous compression must be done before the files move again. */
+static void gzip_wait(struct keel_logfile *lf)
+{
+	if (lf->gzip_pid > 0)
+		while (waitpid(lf->gzip_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	lf->gzip_pid = 0;
+}
+
+/* docker compresses a rotated file in the background; here a forked child does it, so the
+ * monitor's loop (and its memory: zlib's window is ~256 KiB) is not held up. */
+static void gzip_start(struct keel_logfile *lf)
+{
+	char src[PATH_MAX], dst[PATH_MAX];
+	pid_t pid;
+	snprintf(src, sizeof(src), "%s.1", lf->path);
+	snprintf(dst, sizeof(dst), "%s.1.gz", lf->path);
+	pid = fork();
+	if (pid == 0)
+		_exit(gzip_file(src, dst) < 0 ? 1 : 0);
+	if (pid < 0)
+		gzip_file(src, dst); /* no fork: do it now */
+	lf->gzip_pid = pid > 0 ? pid : 0;
 }
 
 static int rotate(struct keel_logfile *lf, keel_error_t *err)
@@ -187,9 +252,11 @@ static int rotate(struct keel_logfile *lf, keel_error_t *err)
 		lf->size = 0;
 		return 0;
 	}
+	const char *ext = lf->compress ? ".gz" : "";
+	gzip_wait(lf);
 	for (int i = lf->max_files - 1; i > 1; i--) {
-		snprintf(from, sizeof(from), "%s.%d", lf->path, i - 1);
-		snprintf(to, sizeof(to), "%s.%d", lf->path, i);
+		snprintf(from, sizeof(from), "%s.%d%s", lf->path, i - 1, ext);
+		snprintf(to, sizeof(to), "%s.%d%s", lf->path, i, ext);
 		if (rename(from, to) < 0 && errno != ENOENT)
 			return keel_err_sys(err, "rotating log %s", from);
 	}
@@ -197,7 +264,11 @@ static int rotate(struct keel_logfile *lf, keel_error_t *err)
 	if (rename(lf->path, to) < 0 && errno != ENOENT)
 		return keel_err_sys(err, "rotating log %s", lf->path);
 	close(lf->fd);
-	return open_live(lf, true, err);
+	if (open_live(lf, true, err) < 0)
+		return -1;
+	if (lf->compress)
+		gzip_start(lf);
+	return 0;
 }
 
 static int write_entry(struct keel_logfile *lf, enum keel_log_stream s, const char *data,
@@ -210,7 +281,7 @@ static int write_entry(struct keel_logfile *lf, enum keel_log_stream s, const ch
 	if (lf->max_size > 0 && lf->size >= lf->max_size && rotate(lf, err) < 0)
 		return -1;
 	clock_gettime(CLOCK_REALTIME, &now);
-	buf = keel_logfile_encode(s, data, len, &now, &n);
+	buf = keel_logfile_encode(s, data, len, lf->attrs, &now, &n);
 	if (!buf)
 		return keel_err(err, ENOMEM, "log entry");
 	while (off < n) {
@@ -274,7 +345,9 @@ void keel_logfile_close(struct keel_logfile *lf)
 		return;
 	keel_logfile_flush(lf, KEEL_LOG_STDOUT, &ignored);
 	keel_logfile_flush(lf, KEEL_LOG_STDERR, &ignored);
+	gzip_wait(lf);
 	close(lf->fd);
+	free(lf->attrs);
 	free(lf->p[0].buf);
 	free(lf->p[1].buf);
 	free(lf->path);
@@ -419,7 +492,7 @@ long long keel_logfile_parse_size(const char *s, keel_error_t *err)
 		if (!u)
 			goto bad;
 		for (const char *p = units; p < u; p++)
-			mult *= 1024;
+			mult *= 1000;
 		end++;
 		if (u != units && (*end == 'i' || *end == 'I'))
 			end++;
@@ -430,7 +503,7 @@ long long keel_logfile_parse_size(const char *s, keel_error_t *err)
 	}
 	return (long long)(v * mult);
 bad:
-	return keel_err(err, EINVAL, "invalid size: '%s'", s);
+	return keel_err_user(err, EINVAL, "invalid size: '%s'", s);
 }
 
 /* ---------- reader ---------- */
@@ -441,6 +514,74 @@ struct reader {
 	size_t len, cap;
 	long skip; /* entries still to skip before emitting (tail) */
 };
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Go's url.QueryEscape: unreserved bytes as they are, ' ' as '+', the rest %XX. */
+static char *query_escape(char *o, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+			*o++ = (char)c;
+		} else if (c == ' ') {
+			*o++ = '+';
+		} else {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	return o;
+}
+
+/* docker logs --details: "k=v,k2=v2 " (keys sorted, query-escaped) before the data; just " "
+ * for an entry without attrs. Returns a malloc'd buffer of *out_len bytes, NULL on ENOMEM. */
+static char *with_details(json_t *attrs, const char *data, size_t len, size_t *out_len)
+{
+	size_t n = json_is_object(attrs) ? json_object_size(attrs) : 0, cap = len + 2, k = 0;
+	const char **keys = calloc(n + 1, sizeof(*keys));
+	const char *key;
+	json_t *v;
+	char *buf, *o;
+	if (!keys)
+		return NULL;
+	json_object_foreach (attrs, key, v) {
+		if (!json_is_string(v))
+			continue;
+		keys[k++] = key;
+		cap += 3 * (strlen(key) + json_string_length(v)) + 2;
+	}
+	qsort(keys, k, sizeof(*keys), cmp_str);
+	if (!(o = buf = malloc(cap))) {
+		free(keys);
+		return NULL;
+	}
+	for (size_t i = 0; i < k; i++) {
+		if (i)
+			*o++ = ',';
+		o = query_escape(o, keys[i]);
+		*o++ = '=';
+		o = query_escape(o, json_string_value(json_object_get(attrs, keys[i])));
+	}
+	*o++ = ' ';
+	memcpy(o, data, len);
+	*out_len = (size_t)(o - buf) + len;
+	free(keys);
+	return buf;
+}
+
+static int emit_entry(const struct keel_logs_opts *o, enum keel_log_stream s,
+		      const struct timespec *t, const char *data, size_t len)
+{
+	if (o->emit)
+		return o->emit(o->emit_arg, s, t, data, len);
+	return keel_logs_emit_fds((void *)o, s, t, data, len);
+}
 
 static int emit_line(struct reader *r, const char *line, size_t len)
 {
@@ -467,9 +608,12 @@ static int emit_line(struct reader *r, const char *line, size_t len)
 			     (t.tv_sec == o->until.tv_sec && t.tv_nsec >= o->until.tv_nsec)))
 		return 0;
 	s = strcmp(stream, "stderr") == 0 ? KEEL_LOG_STDERR : KEEL_LOG_STDOUT;
-	if (o->emit)
-		return o->emit(o->emit_arg, s, &t, log, log_len);
-	return keel_logs_emit_fds((void *)o, s, &t, log, log_len);
+	if (o->details) {
+		size_t n;
+		cleanup_free char *d = with_details(json_object_get(j, "attrs"), log, log_len, &n);
+		return d ? emit_entry(o, s, &t, d, n) : -1;
+	}
+	return emit_entry(o, s, &t, log, log_len);
 }
 
 /* Reads what fd has now and emits every complete line; an unfinished last line stays in the
@@ -519,17 +663,47 @@ static long count_lines(int fd)
 	return lines;
 }
 
-/* How many rotated files (<path>.1, <path>.2, ...) exist, counting up to the first gap. */
+/* How many rotated files (<path>.1 or <path>.1.gz, ...) exist, counting up to the first
+ * gap. */
 static int count_rotated(const char *path)
 {
-	char p[PATH_MAX];
+	char p[PATH_MAX], gz[PATH_MAX];
 	int n = 0;
 	for (;;) {
 		snprintf(p, sizeof(p), "%s.%d", path, n + 1);
-		if (access(p, F_OK) < 0)
+		snprintf(gz, sizeof(gz), "%s.%d.gz", path, n + 1);
+		if (access(p, F_OK) < 0 && access(gz, F_OK) < 0)
 			return n;
 		n++;
 	}
+}
+
+/* Rotated file i, plain (<path>.i, also while its compression runs) or gzipped
+ * (<path>.i.gz, inflated into a memfd): an fd at offset 0, or -1. */
+static int open_rotated(const char *path, int i)
+{
+	char p[PATH_MAX], buf[65536];
+	int fd, mfd, n = 0;
+	gzFile gz;
+	snprintf(p, sizeof(p), "%s.%d", path, i);
+	if ((fd = open(p, O_RDONLY | O_CLOEXEC)) >= 0 || errno != ENOENT)
+		return fd;
+	snprintf(p, sizeof(p), "%s.%d.gz", path, i);
+	if ((fd = open(p, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	mfd = memfd_create("keel-log", MFD_CLOEXEC);
+	if (mfd < 0 || !(gz = gzdopen(fd, "rb"))) {
+		close(fd);
+		if (mfd >= 0)
+			close(mfd);
+		return -1;
+	}
+	while ((n = gzread(gz, buf, sizeof(buf))) > 0)
+		if (write(mfd, buf, (size_t)n) != n)
+			break;
+	gzclose(gz); /* closes fd */
+	lseek(mfd, 0, SEEK_SET);
+	return mfd;
 }
 
 static int follow(struct reader *r, const char *path, int fd, keel_error_t *err);
@@ -545,12 +719,7 @@ int keel_logfile_read(const char *path, const struct keel_logs_opts *o, keel_err
 	if (rotated > 62)
 		rotated = 62;
 	for (int i = rotated; i >= 0; i--) {
-		char p[PATH_MAX];
-		if (i)
-			snprintf(p, sizeof(p), "%s.%d", path, i);
-		else
-			snprintf(p, sizeof(p), "%s", path);
-		fds[nf] = open(p, O_RDONLY | O_CLOEXEC);
+		fds[nf] = i ? open_rotated(path, i) : open(path, O_RDONLY | O_CLOEXEC);
 		if (fds[nf] >= 0) {
 			if (o->tail >= 0)
 				total += count_lines(fds[nf]);

@@ -32,6 +32,8 @@ struct keel_logfile_opts {
 	const char *path;   /* the live file, e.g. <dir>/<id>-json.log */
 	long long max_size; /* bytes; <= 0 = unlimited (no rotation) */
 	int max_files;	    /* >= 1; files kept including the live one */
+	bool compress;	    /* rotated files are gzipped: <path>.1.gz ... (max_files >= 2) */
+	const char *attrs;  /* a JSON object, written as "attrs" in every entry; NULL = none */
 };
 
 struct keel_logfile;
@@ -50,9 +52,10 @@ int keel_logfile_flush(struct keel_logfile *lf, enum keel_log_stream s, keel_err
 /* Flushes both streams and frees; NULL is allowed. */
 void keel_logfile_close(struct keel_logfile *lf);
 
-/* Encodes one entry (with its trailing "\n") into a malloc'd buffer; *len set. For the writer
+/* Encodes one entry (with its trailing "\n") into a malloc'd buffer; *len set. attrs is a
+ * JSON object's text or NULL (docker's key order: log, stream, attrs, time). For the writer
  * and for tests. NULL on ENOMEM. */
-char *keel_logfile_encode(enum keel_log_stream s, const char *data, size_t len,
+char *keel_logfile_encode(enum keel_log_stream s, const char *data, size_t len, const char *attrs,
 			  const struct timespec *t, size_t *out_len);
 
 /* Go's RFC3339Nano in UTC ("2006-01-02T15:04:05.999999999Z", zeros trimmed) into buf
@@ -65,8 +68,9 @@ void keel_logfile_format_time(const struct timespec *t, char *buf, size_t len);
 int keel_logfile_parse_time(const char *s, const struct timespec *now, struct timespec *out,
 			    keel_error_t *err);
 
-/* docker's size units for max-size: "10m", "512k", "1g", "100" (bytes); k/m/g are 1024-based
- * as in docker (units.RAMInBytes). Returns bytes, -1 with *err. */
+/* docker's size units for max-size: "10m", "512k", "1g", "100", "1.5MB" (bytes); k/m/g are
+ * 1000-based, as docker's json-file parses them (units.FromHumanSize). Returns bytes, -1 with
+ * *err "invalid size: 'x'". */
 long long keel_logfile_parse_size(const char *s, keel_error_t *err);
 
 /* One decoded entry handed to a reader callback. data is not NUL-terminated. Return < 0 to
@@ -85,10 +89,13 @@ struct keel_logs_opts {
 	void *emit_arg;
 	int out_fd, err_fd; /* for the default emitter */
 	bool timestamps;    /* default emitter: prefix "RFC3339Nano-fixed " */
+	bool details;	    /* docker logs --details: each entry's attrs ("k=v,k2=v2 ", keys
+			       sorted, query-escaped; " " without attrs) before its data */
 };
 
-/* Reads <path>.(n) ... <path>.1, <path> in order, filtering and emitting entries. A missing
- * log is an empty log. Lines that do not decode are skipped (a writer killed mid-line). */
+/* Reads <path>.(n) ... <path>.1, <path> in order (a rotated file may be <path>.N.gz),
+ * filtering and emitting entries. A missing log is an empty log. Lines that do not decode are
+ * skipped (a writer killed mid-line). */
 int keel_logfile_read(const char *path, const struct keel_logs_opts *o, keel_error_t *err);
 
 /* The default emitter: writes data to out_fd / err_fd of the keel_logs_opts passed as arg,

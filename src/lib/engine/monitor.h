@@ -1,10 +1,13 @@
-/* The per-container monitor (conmon's job, done in-process with the runtime library).
+/* The per-container monitor (conmon's job, done with the runtime library, no runtime exec).
  *
- * Process tree:   keel run -d ──fork──> (intermediate: setsid, fork, exit)
+ * Process tree:   keel run -d ──spawn──> keel-monitor (static; setsid, fork, exit)
  *                                           └──> keel-monitor  (session leader's child, subreaper)
+ *                                                  ├──> creator: create + start, then exit
  *                                                  └──> container init (and its children)
  * The monitor is reparented to pid 1 (or the caller's subreaper) and outlives the `keel`
- * command. It creates and starts the container through keel_container_create/start, owns
+ * command. It creates and starts the container through keel_container_create/start in a
+ * short-lived forked child (the init is then reparented to the monitor: every runtime call
+ * runs in such a child, so the monitor itself stays small; docs/monitor.md), owns
  * its stdio (pipes, or the pty master received over a console socket), writes Docker's
  * json-file log, serves attach/wait/stop clients on <dir>/attach.sock, records the exit in
  * <dir>/monitor.json, applies the restart policy, deletes the runtime container after every
@@ -37,6 +40,8 @@ struct keel_monitor_opts {
 	const char *log_path;	  /* json-file log; NULL = no log (--log-driver none) */
 	long long log_max_size;	  /* bytes, <= 0 = unlimited */
 	int log_max_files;	  /* >= 1 */
+	bool log_compress;	  /* gzip rotated files (engine/logconfig.h) */
+	const char *log_attrs;	  /* JSON object added to every log entry as "attrs"; NULL = none */
 	struct keel_restart_policy restart;
 	bool tty;	  /* must equal process.terminal of config.json */
 	bool stdin_open;  /* -i: the container gets a stdin pipe fed by attach clients */
@@ -96,6 +101,10 @@ struct keel_monitor_req {
 	uint16_t reserved;
 	int32_t signal;	 /* SIGNAL */
 	int32_t timeout; /* SIGNAL: seconds until SIGKILL to every process; < 0 = never */
+	/* ATTACH to a tty: the client's window size, set before a waiting container starts
+	 * (a RESIZE frame after the request would race with its first `stty size`); 0 = none.
+	 * Added later: a request without them (12 bytes) is still accepted. */
+	uint16_t rows, cols;
 };
 
 /* Connects to <dir>/attach.sock and sends the request. Returns the fd (CLOEXEC); fails with
@@ -130,6 +139,7 @@ struct keel_monitor_status {
 	char finished_at[48];
 	int restart_count;
 	bool manual_stop;
+	bool oom_killed;   /* the memory cgroup's OOM killer killed a process of the last run */
 	bool monitor_lost; /* reconcile found the monitor dead */
 	char error[256];   /* why the last start failed, or what reconcile found */
 };

@@ -116,14 +116,14 @@ void keel_monitor_boot_id(char *buf, size_t len)
 int keel_monitor_status_save(const char *path, const struct keel_monitor_status *st,
 			     keel_error_t *err)
 {
-	cleanup_json json_t *j =
-	    json_pack("{s:s,s:i,s:I,s:s,s:i,s:I,s:i,s:s,s:s,s:i,s:b,s:b,s:s}", "state",
-		      keel_monitor_state_name(st->state), "monitor_pid", (int)st->monitor_pid,
-		      "monitor_start", (json_int_t)st->monitor_start, "boot_id", st->boot_id, "pid",
-		      (int)st->pid, "pid_start", (json_int_t)st->pid_start, "exit_code",
-		      st->exit_code, "started_at", st->started_at, "finished_at", st->finished_at,
-		      "restart_count", st->restart_count, "manual_stop", st->manual_stop,
-		      "monitor_lost", st->monitor_lost, "error", st->error);
+	cleanup_json json_t *j = json_pack(
+	    "{s:s,s:i,s:I,s:s,s:i,s:I,s:i,s:b,s:s,s:s,s:i,s:b,s:b,s:s}", "state",
+	    keel_monitor_state_name(st->state), "monitor_pid", (int)st->monitor_pid,
+	    "monitor_start", (json_int_t)st->monitor_start, "boot_id", st->boot_id, "pid",
+	    (int)st->pid, "pid_start", (json_int_t)st->pid_start, "exit_code", st->exit_code,
+	    "oom_killed", st->oom_killed, "started_at", st->started_at, "finished_at",
+	    st->finished_at, "restart_count", st->restart_count, "manual_stop", st->manual_stop,
+	    "monitor_lost", st->monitor_lost, "error", st->error);
 	cleanup_free char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	if (!text)
 		return keel_err(err, ENOMEM, "monitor status");
@@ -165,6 +165,7 @@ int keel_monitor_read_status(const char *dir, struct keel_monitor_status *st, ke
 	st->restart_count = (int)json_integer_value(json_object_get(j, "restart_count"));
 	st->manual_stop = json_is_true(json_object_get(j, "manual_stop"));
 	st->monitor_lost = json_is_true(json_object_get(j, "monitor_lost"));
+	st->oom_killed = json_is_true(json_object_get(j, "oom_killed"));
 	copy_str(j, "boot_id", st->boot_id, sizeof(st->boot_id));
 	copy_str(j, "started_at", st->started_at, sizeof(st->started_at));
 	copy_str(j, "finished_at", st->finished_at, sizeof(st->finished_at));

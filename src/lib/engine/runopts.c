@@ -79,6 +79,7 @@ STR_HANDLER(cpuset_mems)
 STR_HANDLER(platform)
 STR_HANDLER(pull)
 STR_HANDLER(cidfile)
+STR_HANDLER(log_driver)
 
 static int push(char ***v, const char *s, keel_error_t *err)
 {
@@ -98,6 +99,7 @@ LIST_HANDLER(group_add, group_add)
 LIST_HANDLER(dns, dns)
 LIST_HANDLER(dns_search, dns_search)
 LIST_HANDLER(dns_option, dns_options)
+LIST_HANDLER(log_opt, log_opts)
 
 static int opt_ignore(struct keel_run_opts *o, const char *v, keel_error_t *err)
 {
@@ -451,6 +453,8 @@ static const struct flag flags[] = {
 	{ "interactive", 'i', true, opt_interactive, "Keep STDIN open even if not attached" },
 	{ "label", 'l', false, opt_label, "Set meta data on a container" },
 	{ "label-file", 0, false, opt_label_file, "Read in a line delimited file of labels" },
+	{ "log-driver", 0, false, opt_log_driver, "Logging driver for the container (json-file or none)" },
+	{ "log-opt", 0, false, opt_log_opt, "Log driver options" },
 	{ "memory", 'm', false, opt_memory, "Memory limit" },
 	{ "memory-reservation", 0, false, opt_memory_reservation, "Memory soft limit" },
 	{ "memory-swap", 0, false, opt_memory_swap, "Swap limit equal to memory plus swap: '-1' to enable unlimited swap" },
@@ -609,10 +613,10 @@ void keel_runopts_free(struct keel_run_opts *o)
 	free(o->name), free(o->workdir), free(o->user), free(o->hostname);
 	free(o->entrypoint), free(o->seccomp_profile), free(o->cpuset_cpus);
 	free(o->cpuset_mems), free(o->stop_signal), free(o->platform), free(o->pull);
-	free(o->cidfile);
+	free(o->cidfile), free(o->log_driver);
 	char **vecs[] = { o->env,     o->labels,  o->cap_add, o->cap_drop,    o->group_add,
 			  o->add_hosts, o->sysctls, o->dns,	  o->dns_search, o->dns_options,
-			  o->cmd };
+			  o->cmd,     o->log_opts };
 	for (size_t k = 0; k < sizeof(vecs) / sizeof(vecs[0]); k++)
 		keel_strv_free(vecs[k]);
 	mounts_free(o);

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/restart.h"
 #include "util/error.h"
 
 enum keel_mount_kind {
@@ -49,13 +50,6 @@ struct keel_ulimit_opt {
 struct keel_device_opt {
 	char *host, *container;
 	char perms[4]; /* subset of "rwm" */
-};
-
-enum keel_restart_policy {
-	KEEL_RESTART_NO,
-	KEEL_RESTART_ON_FAILURE,
-	KEEL_RESTART_ALWAYS,
-	KEEL_RESTART_UNLESS_STOPPED,
 };
 
 enum keel_network_mode {
@@ -96,7 +90,7 @@ struct keel_run_opts {
 	int64_t pids_limit; /* <= 0: unlimited */
 	int oom_score_adj;
 
-	enum keel_restart_policy restart;
+	enum keel_restart_mode restart; /* restart.h's, the monitor's own type */
 	int restart_max; /* on-failure:N, 0 = unlimited */
 	char *stop_signal; /* as given ("SIGUSR1", "USR1", "10"); NULL = image or SIGTERM */
 	int stop_signal_num; /* parsed; 0 when stop_signal is NULL */
@@ -106,6 +100,9 @@ struct keel_run_opts {
 	/* The command after the image (argv past it), NULL-terminated; NULL = the image's CMD.
 	 * Set by the caller with keel_runopts_set_cmd(). */
 	char **cmd;
+
+	char *log_driver; /* --log-driver: json-file (NULL = default) or none */
+	char **log_opts;  /* --log-opt "k=v", as given (engine/logconfig.h checks them) */
 
 	enum keel_network_mode network;
 	char *platform, *pull, *cidfile; /* accepted and recorded */

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/logconfig.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 
@@ -569,7 +570,6 @@ int keel_runopt_device(struct keel_run_opts *o, const char *v, keel_error_t *err
 
 int keel_runopt_restart(struct keel_run_opts *o, const char *v, keel_error_t *err)
 {
-	static const char *const names[] = { "no", "on-failure", "always", "unless-stopped" };
 	const char *colon = strchr(v, ':');
 	size_t nlen = colon ? (size_t)(colon - v) : strlen(v);
 	int64_t max = 0;
@@ -580,25 +580,27 @@ int keel_runopt_restart(struct keel_run_opts *o, const char *v, keel_error_t *er
 			 "invalid restart policy format: maximum retry count must be an integer");
 		return OPT_FAIL;
 	}
-	for (k = 0; k < 4; k++)
-		if (strlen(names[k]) == nlen && strncmp(v, names[k], nlen) == 0)
+	for (k = KEEL_RESTART_NO; k <= KEEL_RESTART_UNLESS_STOPPED; k++) {
+		const char *name = keel_restart_name((enum keel_restart_mode)k);
+		if (strlen(name) == nlen && strncmp(v, name, nlen) == 0)
 			break;
+	}
 	if (nlen == 0)
-		k = 0;
-	if (k == 4) {
+		k = KEEL_RESTART_NO;
+	if (k > KEEL_RESTART_UNLESS_STOPPED) {
 		keel_msg(err, EINVAL, "invalid restart policy '%.*s'", (int)nlen, v);
 		return OPT_FAIL;
 	}
 	if (colon && k != KEEL_RESTART_ON_FAILURE) {
 		keel_msg(err, EINVAL, "maximum retry count cannot be used with restart policy '%s'",
-			 names[k]);
+			 keel_restart_name((enum keel_restart_mode)k));
 		return OPT_FAIL;
 	}
 	if (max < 0 || max > INT32_MAX) {
 		keel_msg(err, EINVAL, "invalid restart policy: maximum retry count cannot be negative");
 		return OPT_FAIL;
 	}
-	o->restart = (enum keel_restart_policy)k;
+	o->restart = (enum keel_restart_mode)k;
 	o->restart_max = (int)max;
 	return 0;
 }
@@ -691,8 +693,23 @@ static int check_memory(const struct keel_run_opts *o, keel_error_t *err)
 	return 0;
 }
 
+/* docker CLI's parseLoggingOpts, then dockerd's log option validation. */
+static int check_logging(const struct keel_run_opts *o, keel_error_t *err)
+{
+	cleanup_json json_t *lc = NULL;
+	if (o->log_driver && strcmp(o->log_driver, "none") == 0 && o->log_opts)
+		return keel_msg(err, EINVAL, "invalid logging opts for driver none");
+	if (!o->log_driver && !o->log_opts)
+		return 0;
+	if (!(lc = keel_logconfig_json(o->log_driver, o->log_opts)))
+		return keel_msg(err, ENOMEM, "out of memory");
+	return keel_logconfig_check(o->log_driver, json_object_get(lc, "Config"), err);
+}
+
 int keel_runopts_validate(const struct keel_run_opts *o, keel_error_t *err)
 {
+	if (check_logging(o, err) < 0)
+		return -1;
 	if (check_memory(o, err) < 0)
 		return -1;
 	if (o->nano_cpus && o->cpu_period)
