@@ -75,20 +75,19 @@ static void set_path_args(json_t *doc, const json_t *spec, bool init)
 	json_object_set_new(doc, "Args", a);
 }
 
-static json_t *config_json(const struct keel_run_opts *o, const json_t *icfg, const json_t *spec,
-			   const char *hostname, const char *image_ref)
+static json_t *config_json(const struct keel_run_opts *o, const json_t *icfg, const char *hostname,
+			   const char *image_ref)
 {
-	const json_t *proc = json_object_get(spec, "process");
 	const char *stop_sig = o->stop_signal
 				   ? o->stop_signal
 				   : json_string_value(json_object_get(icfg, "StopSignal"));
 	json_t *c = json_pack(
-		"{s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:b, s:O, s:O, s:s, s:s, s:O, s:o}",
+		"{s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:b, s:o, s:O, s:s, s:s, s:O, s:o}",
 		"Hostname", hostname, "Domainname", "", "User",
 		o->user ? o->user : json_string_value(json_object_get(icfg, "User")) ?: "",
 		"AttachStdin", o->interactive && !o->detach, "AttachStdout", !o->detach,
 		"AttachStderr", !o->detach, "Tty", o->tty, "OpenStdin", o->interactive, "StdinOnce",
-		o->interactive && !o->detach, "Env", json_object_get(proc, "env"), "Cmd",
+		o->interactive && !o->detach, "Env", keel_ocispec_config_env(icfg, o), "Cmd",
 		o->cmd ? json_null() : json_object_get(icfg, "Cmd") ?: json_null(), "Image",
 		image_ref, "WorkingDir",
 		o->workdir ? o->workdir : json_string_value(json_object_get(icfg, "WorkingDir")) ?: "",
@@ -239,7 +238,7 @@ static int make_dir(struct keel_engine *e, struct keel_ctr *c, const struct keel
 		return -1;
 	c->doc = json_object();
 	set_path_args(c->doc, spec, o->init);
-	json_object_set_new(c->doc, "Config", config_json(o, icfg, spec, hostname, c->image_ref));
+	json_object_set_new(c->doc, "Config", config_json(o, icfg, hostname, c->image_ref));
 	json_object_set_new(c->doc, "HostConfig", host_config_json(o));
 	/* what the lifecycle needs that docker keeps elsewhere: the stop signal as a number,
 	 * and the layer dirs (content-addressed, so stable), so that start does not read and

@@ -210,20 +210,42 @@ static int env_apply(char ***env, const char *kv)
 	return kv[klen] ? keel_strv_push(env, kv) : 0;
 }
 
+/* The container's Config.Env: the image's, then -e/--env-file over it. */
+static int config_env(const json_t *cfg, const struct keel_run_opts *o, char ***conf)
+{
+	json_t *v;
+	size_t k;
+
+	json_array_foreach (json_object_get(cfg, "Env"), k, v)
+		if (json_is_string(v) && env_apply(conf, json_string_value(v)) < 0)
+			return -1;
+	for (k = 0; o->env && o->env[k]; k++)
+		if (env_apply(conf, o->env[k]) < 0)
+			return -1;
+	return 0;
+}
+
+json_t *keel_ocispec_config_env(const json_t *image_config, const struct keel_run_opts *o)
+{
+	cleanup_strv char **conf = NULL;
+	json_t *out;
+
+	if (config_env(image_config, o, &conf) < 0 || !(out = json_array()))
+		return NULL;
+	for (size_t k = 0; conf && conf[k]; k++)
+		json_array_append_new(out, json_string(conf[k]));
+	return out;
+}
+
 static json_t *process_env(const json_t *cfg, const struct keel_run_opts *o, const char *hostname)
 {
 	cleanup_strv char **conf = NULL, **env = NULL;
 	cleanup_free char *hn = NULL;
-	json_t *v, *out;
+	json_t *out;
 	size_t k;
 
-	/* The container's Config.Env: the image's, then -e/--env-file over it. */
-	json_array_foreach (json_object_get(cfg, "Env"), k, v)
-		if (json_is_string(v) && env_apply(&conf, json_string_value(v)) < 0)
-			return NULL;
-	for (k = 0; o->env && o->env[k]; k++)
-		if (env_apply(&conf, o->env[k]) < 0)
-			return NULL;
+	if (config_env(cfg, o, &conf) < 0)
+		return NULL;
 	/* dockerd's defaults, which Config.Env then overrides. */
 	if (asprintf(&hn, "HOSTNAME=%s", hostname) < 0) {
 		hn = NULL;

@@ -37,6 +37,12 @@ int keel_ocispec_set_console_size(json_t *process);
 json_t *keel_ocispec_generate(const json_t *image_config, const struct keel_run_opts *o,
 			      const char *container_id, const char *rootfs, keel_error_t *err);
 
+/* The container's Config.Env as dockerd records it: the image's Env with -e/--env-file
+ * applied, without the defaults (PATH, HOSTNAME, TERM) that only the process env gets; so
+ * `commit` does not bake a container's HOSTNAME into an image. image_config is the inner
+ * "config" object. New array, or NULL when out of memory. */
+json_t *keel_ocispec_config_env(const json_t *image_config, const struct keel_run_opts *o);
+
 /* Appends a bind mount as dockerd writes /etc/resolv.conf, /etc/hostname and /etc/hosts
  * (options rbind, [ro,] rprivate) to spec's mounts. The engine calls it for the files it
  * keeps in the container's directory. Returns 0 or -1 with *err. */

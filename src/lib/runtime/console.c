@@ -34,7 +34,6 @@ int keel_console_open_pty(const struct keel_spec_process *p, int *master, int *s
 			  keel_error_t *err)
 {
 	cleanup_close int m = -1, s = -1;
-	struct termios tio;
 	int unlock = 0;
 
 	m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -47,10 +46,6 @@ int keel_console_open_pty(const struct keel_spec_process *p, int *master, int *s
 	s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (s < 0)
 		return keel_err_sys(err, "open pty slave");
-	if (tcgetattr(s, &tio) == 0) {
-		tio.c_oflag &= ~(tcflag_t)ONLCR;
-		tcsetattr(s, TCSANOW, &tio);
-	}
 	if (p->has_console_size) {
 		struct winsize ws = {.ws_row = (unsigned short)p->console_height,
 				     .ws_col = (unsigned short)p->console_width};

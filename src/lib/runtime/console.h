@@ -10,8 +10,9 @@
 /* Connects to the caller's listening AF_UNIX stream socket. Returns the fd (CLOEXEC). */
 int keel_console_connect(const char *path, keel_error_t *err);
 
-/* Opens a new pty from /dev/ptmx of the current mount namespace; ONLCR is turned off as
- * runc does; consoleSize applied. Sets *master and *slave (both CLOEXEC). */
+/* Opens a new pty from /dev/ptmx of the current mount namespace with the kernel's default
+ * termios (ONLCR on: runc's init hands containerd/docker such a pty, and `docker run -t`
+ * prints "\r\n"); consoleSize applied. Sets *master and *slave (both CLOEXEC). */
 int keel_console_open_pty(const struct keel_spec_process *p, int *master, int *slave,
 			  keel_error_t *err);
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <dirent.h>
 #include <limits.h>
 #include <signal.h>
@@ -184,6 +185,57 @@ static int cloexec_fds(int first, keel_error_t *err)
 	return 0;
 }
 
+/* "HOME=..." for a process whose env has no HOME ("" when it has one): set in prepare (as root,
+ * before the switch to the user), added to the env in finish. Per forked child. */
+static char home_env[PATH_MAX + 8];
+
+/* runc's setupUser: without HOME in process.env, HOME is the home directory of the uid in the
+ * container's /etc/passwd, or "/" when it has no entry (libcontainer/user's default). Parsed
+ * with fgetpwent, never getpwuid: NSS could load modules from the container's filesystem into
+ * this process. A FIFO or a device planted as /etc/passwd is not read. */
+static void find_home(const struct keel_spec_process *p)
+{
+	struct passwd *pw;
+	struct stat st;
+	FILE *f = NULL;
+	int fd;
+
+	home_env[0] = '\0';
+	if (env_get(p->env, "HOME"))
+		return;
+	snprintf(home_env, sizeof(home_env), "HOME=/");
+	fd = open("/etc/passwd", O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(f = fdopen(fd, "r"))) {
+		close(fd);
+		return;
+	}
+	while ((pw = fgetpwent(f)))
+		if (pw->pw_uid == p->uid) {
+			snprintf(home_env, sizeof(home_env), "HOME=%s", pw->pw_dir);
+			break;
+		}
+	fclose(f);
+}
+
+/* process.env, plus HOME when find_home found it missing. */
+static char **final_env(char **env)
+{
+	size_t n = 0;
+	char **v;
+
+	if (!home_env[0])
+		return env;
+	while (env[n])
+		n++;
+	if (!(v = calloc(n + 2, sizeof(*v))))
+		return env;
+	memcpy(v, env, n * sizeof(*v));
+	v[n] = home_env;
+	return v;
+}
+
 int keel_process_prepare(const struct keel_process_final *f, keel_error_t *err)
 {
 	const struct keel_spec_process *p = f->proc;
@@ -203,6 +255,7 @@ int keel_process_prepare(const struct keel_process_final *f, keel_error_t *err)
 		return -1;
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		return keel_err_sys(err, "keepcaps");
+	find_home(p);
 	if (switch_user(f, err) < 0)
 		return -1;
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
@@ -225,7 +278,7 @@ int keel_process_finish(const struct keel_process_final *f, keel_error_t *err)
 	/* With no_new_privs the filter goes last, as close to execve as possible. */
 	if (f->seccomp && p->no_new_privileges && keel_seccomp_prog_load(f->seccomp, err) < 0)
 		return -1;
-	execve(f->exe, p->args, p->env);
+	execve(f->exe, p->args, final_env(p->env));
 	return keel_err(err, errno, "exec: \"%s\"", p->args[0]);
 }
 
