@@ -40,7 +40,7 @@ static const struct {
 	{"unpause", keel_cli_container_cmd, "unpause all processes within one or more containers"},
 	{"rename", keel_cli_container_cmd, "rename a container"},
 	{"logs", keel_cli_container_cmd, "fetch the logs of a container"},
-	{"inspect", keel_cli_container_cmd, "display detailed information on containers"},
+	{"inspect", keel_cli_container_cmd, "display detailed information on containers and images"},
 	{"exec", keel_cli_container_cmd, "execute a command in a running container"},
 	{"top", keel_cli_container_cmd, "display the running processes of a container"},
 	{"stats", keel_cli_container_cmd, "live resource usage of containers"},

@@ -71,11 +71,20 @@ static void on_stdin(struct attach_io *io)
 			}
 			continue;
 		}
-		/* not the sequence after all: what was held back goes through */
+		/* not the sequence after all: what was held back goes through, and this byte
+		 * may start the sequence anew (ctrl-p ctrl-p ctrl-q detaches) */
 		memcpy(out + o, io->keys, (size_t)io->matched);
 		o += (size_t)io->matched;
 		io->matched = 0;
-		out[o++] = (char)ch;
+		if (io->n_keys && ch == io->keys[0]) {
+			if (++io->matched == io->n_keys) {
+				send_stdin(io, out, o);
+				io->detached = io->done = true;
+				return;
+			}
+		} else {
+			out[o++] = (char)ch;
+		}
 		if (o >= KEEL_MON_FRAME_MAX) {
 			send_stdin(io, out, o);
 			o = 0;
@@ -160,6 +169,15 @@ int cli_attach_run(const char *dir, const struct cli_attach *a, int *exit_code)
 					    io.keys, sizeof(io.keys));
 		if (io.n_keys < 0)
 			io.n_keys = 0;
+	}
+	if (a->tty) {
+		/* the size travels with the request: a waiting container starts with it */
+		struct winsize ws;
+		if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 ||
+		    ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) {
+			req.rows = ws.ws_row;
+			req.cols = ws.ws_col;
+		}
 	}
 	if ((io.sock = keel_monitor_connect(dir, &req, &err)) < 0) {
 		fprintf(stderr, "Error response from daemon: attaching: %s\n", err.msg);

@@ -30,7 +30,7 @@ static const struct {
 	{ "rename", cli_ctr_rename, "Rename a container" },
 	{ "prune", cli_ctr_prune, "Remove all stopped containers" },
 	{ "logs", cli_ctr_logs, "Fetch the logs of a container" },
-	{ "inspect", cli_ctr_inspect, "Display detailed information on one or more containers" },
+	{ "inspect", cli_inspect, "Display detailed information on one or more containers" },
 	{ "exec", cli_ctr_exec, "Execute a command in a running container" },
 	{ "top", cli_ctr_top, "Display the running processes of a container" },
 	{ "stats", cli_ctr_stats,
@@ -77,6 +77,9 @@ int keel_cli_container(int argc, char **argv)
 		group_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 125 : 0;
 	}
+	/* `container inspect` knows only containers; the top-level `inspect` images too */
+	if (!strcmp(argv[1], "inspect"))
+		return cli_container_inspect(argc - 1, argv + 1);
 	r = dispatch(argv[1], argc - 1, argv + 1);
 	if (r == -1) {
 		fprintf(stderr,

@@ -46,6 +46,11 @@ int cli_attach_run(const char *dir, const struct cli_attach *a, int *exit_code);
  * when invalid. */
 int cli_detach_keys(const char *spec, unsigned char *out, size_t cap);
 
+/* One container as `ps` lists it: the members its --format names (ID, Image, Command,
+ * RunningFor, Status, Names, ...; Size "0B": not computed). New reference. */
+json_t *cli_ps_row(struct keel_engine *e, const struct keel_ctr *c,
+		   const struct keel_ctr_status *st, bool no_trunc);
+
 /* Commands implemented across files, dispatched by container.c. */
 int cli_ctr_run(int argc, char **argv);
 int cli_ctr_create(int argc, char **argv);
@@ -62,7 +67,10 @@ int cli_ctr_unpause(int argc, char **argv);
 int cli_ctr_rename(int argc, char **argv);
 int cli_ctr_prune(int argc, char **argv);
 int cli_ctr_logs(int argc, char **argv);
-int cli_ctr_inspect(int argc, char **argv);
+/* `keel inspect`: containers, then images (--type container|image), -f, -s. */
+int cli_inspect(int argc, char **argv);
+/* `keel container inspect`: containers only. */
+int cli_container_inspect(int argc, char **argv);
 int cli_ctr_exec(int argc, char **argv);
 int cli_ctr_top(int argc, char **argv);
 int cli_ctr_stats(int argc, char **argv);

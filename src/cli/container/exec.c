@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/container/ctr_cli.h"
+#include "engine/runopts.h"
 #include "runtime/console.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
@@ -23,8 +24,10 @@
 struct exec_flags {
 	bool i, t, d, privileged, help;
 	const char *w, *u, *keys;
-	char *env[64];
-	size_t n_env;
+	/* -e and --env-file in the order given, as run's option parser takes them */
+	char *env_args[128];
+	size_t n_env_args;
+	struct keel_run_opts env; /* the result: env.env */
 };
 
 static int flag_value(int argc, char **argv, int *i, const char *glued, const char **out)
@@ -43,9 +46,11 @@ static int set_value(struct exec_flags *f, char which, const char *v)
 {
 	switch (which) {
 	case 'e':
-		if (f->n_env >= sizeof(f->env) / sizeof(f->env[0]) - 1)
+	case 'E':
+		if (f->n_env_args + 2 >= sizeof(f->env_args) / sizeof(f->env_args[0]))
 			return -1;
-		f->env[f->n_env++] = (char *)v;
+		f->env_args[f->n_env_args++] = which == 'e' ? "--env" : "--env-file";
+		f->env_args[f->n_env_args++] = (char *)v;
 		return 0;
 	case 'w':
 		f->w = v;
@@ -67,6 +72,7 @@ static const struct {
 	{ "interactive", 'i', false }, { "tty", 't', false },  { "detach", 'd', false },
 	{ "privileged", 'P', false },  { "help", 'h', false }, { "env", 'e', true },
 	{ "workdir", 'w', true },      { "user", 'u', true },  { "detach-keys", 'K', true },
+	{ "env-file", 'E', true },
 };
 
 static int set_bool(struct exec_flags *f, char s)
@@ -162,11 +168,65 @@ static void set_size(int master)
 		ioctl(master, TIOCSWINSZ, &ws);
 }
 
-/* Relays the terminal and the pty until the process exits. */
-static int pump_pty(int master, pid_t pid, bool in)
+/* docker's detach keys in what the user types: a partial match is held back until the next
+ * byte decides. Copies the bytes to pass on into out (room for n + 16); returns true when the
+ * whole sequence was typed. */
+struct detach_keys {
+	unsigned char k[16];
+	int n, matched;
+};
+
+static bool scan_keys(struct detach_keys *d, const char *in, size_t n, char *out, size_t *on)
+{
+	*on = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)in[i];
+		if (d->n && ch == d->k[d->matched]) {
+			if (++d->matched == d->n)
+				return true;
+			continue;
+		}
+		memcpy(out + *on, d->k, (size_t)d->matched);
+		*on += (size_t)d->matched;
+		d->matched = 0;
+		if (d->n && ch == d->k[0]) {
+			if (++d->matched == d->n)
+				return true;
+		} else {
+			out[(*on)++] = (char)ch;
+		}
+	}
+	return false;
+}
+
+/* stdin to the pty through the detach-key filter; false when the user detached. */
+static bool forward_input(int master, struct detach_keys *d, bool *in_open)
+{
+	char buf[16384], out[16384 + 16];
+	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+	size_t on;
+	bool detach;
+	if (n <= 0) {
+		if (n == 0 || errno != EINTR)
+			*in_open = false;
+		return true;
+	}
+	detach = scan_keys(d, buf, (size_t)n, out, &on);
+	for (size_t o = 0; o < on;) {
+		ssize_t w = write(master, out + o, on - o);
+		if (w <= 0)
+			break;
+		o += (size_t)w;
+	}
+	return !detach;
+}
+
+/* Relays the terminal and the pty until the process exits, or the user types the detach keys
+ * (returns 0 then: the process runs on, as with docker). */
+static int pump_pty(int master, pid_t pid, bool in, struct detach_keys *d)
 {
 	struct termios saved;
-	bool raw = false, out_open = true, in_open = in;
+	bool raw = false, out_open = true, in_open = in, detached = false;
 	sigset_t mask;
 	int sfd;
 	sigemptyset(&mask);
@@ -179,7 +239,7 @@ static int pump_pty(int master, pid_t pid, bool in)
 		raw = tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
 	}
 	set_size(master);
-	while (out_open) {
+	while (out_open && !detached) {
 		struct pollfd p[3] = { { .fd = master, .events = POLLIN },
 				       { .fd = in_open ? STDIN_FILENO : -1, .events = POLLIN },
 				       { .fd = sfd, .events = POLLIN } };
@@ -188,7 +248,7 @@ static int pump_pty(int master, pid_t pid, bool in)
 		if (p[0].revents)
 			copy_some(master, STDOUT_FILENO, &out_open);
 		if (p[1].revents)
-			copy_some(STDIN_FILENO, master, &in_open);
+			detached = !forward_input(master, d, &in_open);
 		if (p[2].revents) {
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) > 0)
@@ -198,13 +258,17 @@ static int pump_pty(int master, pid_t pid, bool in)
 	if (raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 	close(sfd);
+	if (detached) {
+		fprintf(stderr, "\r\nread escape sequence\r\n");
+		return 0;
+	}
 	return keel_wait_status(pid);
 }
 
 static int run_exec(struct keel_engine *e, struct keel_ctr *c, struct exec_flags *f, char **cmd)
 {
 	struct keel_ctr_exec x = { .args = cmd,
-				   .env = f->env,
+				   .env = f->env.env,
 				   .workdir = f->w,
 				   .user = f->u,
 				   .tty = f->t && !f->d,
@@ -248,10 +312,29 @@ static int run_exec(struct keel_engine *e, struct keel_ctr *c, struct exec_flags
 			fprintf(stderr, "keel: receiving the pty: %s\n", err.msg);
 			return 126;
 		}
-		status = pump_pty(master, pid, f->i);
+		struct detach_keys d = { 0 };
+		if (f->i && (d.n = cli_detach_keys(f->keys ? f->keys : "ctrl-p,ctrl-q", d.k,
+						   sizeof(d.k))) < 0)
+			d.n = 0;
+		status = pump_pty(master, pid, f->i, &d);
 		close(master);
 	}
 	return f->d ? 0 : status;
+}
+
+/* -e and --env-file, read by run's own option parser (docker's rules for both). */
+static int exec_env(struct exec_flags *f)
+{
+	char *argv[sizeof(f->env_args) / sizeof(f->env_args[0]) + 2] = { "exec" };
+	keel_error_t err;
+	int i = 1;
+	memcpy(argv + 1, f->env_args, f->n_env_args * sizeof(char *));
+	if (keel_runopts_parse((int)f->n_env_args + 1, argv, &i, &f->env, &err) < 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		keel_runopts_free(&f->env);
+		return -1;
+	}
+	return 0;
 }
 
 int cli_ctr_exec(int argc, char **argv)
@@ -270,21 +353,37 @@ int cli_ctr_exec(int argc, char **argv)
 			return 125;
 	}
 	if (f.help) {
-		printf(
-		    "Usage:  keel exec [OPTIONS] CONTAINER COMMAND [ARG...]\n\nExecute a command "
-		    "in a running container\n\nOptions:\n  -d, --detach        Detached mode\n"
-		    "  -e, --env list      Set environment variables\n  -i, --interactive   Keep "
-		    "STDIN open\n      --privileged    Give extended privileges\n  -t, --tty      "
-		    "     Allocate a pseudo-TTY\n  -u, --user string   Username or UID\n  -w, "
-		    "--workdir string Working directory inside the container\n");
+		printf("\nUsage:  keel exec [OPTIONS] CONTAINER COMMAND [ARG...]\n\n"
+		       "Execute a command in a running container\n\n"
+		       "Aliases:\n  keel container exec, keel exec\n\n"
+		       "Options:\n"
+		       "  -d, --detach               Detached mode: run command in the background\n"
+		       "      --detach-keys string   Override the key sequence for detaching a "
+		       "container (default \"ctrl-p,ctrl-q\")\n"
+		       "  -e, --env list             Set environment variables\n"
+		       "      --env-file list        Read in a file of environment variables\n"
+		       "  -i, --interactive          Keep STDIN open even if not attached\n"
+		       "      --privileged           Give extended privileges to the command\n"
+		       "  -t, --tty                  Allocate a pseudo-TTY\n"
+		       "  -u, --user string          Username or UID (format: "
+		       "\"<name|uid>[:<group|gid>]\")\n"
+		       "  -w, --workdir string       Working directory inside the container\n");
 		return 0;
 	}
 	if (argc - i < 2) {
-		fprintf(stderr, "\"keel exec\" requires at least 2 arguments.\nSee 'keel exec "
-				"--help'.\n");
+		fprintf(stderr,
+			"\"keel exec\" requires at least 2 arguments.\nSee 'keel exec "
+			"--help'.\n\nUsage:  keel exec [OPTIONS] CONTAINER COMMAND [ARG...]\n\n"
+			"Execute a command in a running container\n");
+		return 125;
+	}
+	if (f.keys && cli_detach_keys(f.keys, (unsigned char[16]){ 0 }, 16) < 0) {
+		fprintf(stderr, "Invalid detach keys (%s) provided\n", f.keys);
 		return 1;
 	}
-	if (f.t && f.i && !isatty(STDIN_FILENO)) {
+	if (exec_env(&f) < 0)
+		return 1;
+	if (f.t && f.i && !f.d && !isatty(STDIN_FILENO)) {
 		fprintf(stderr, "the input device is not a TTY\n");
 		return 1;
 	}
@@ -295,6 +394,7 @@ int cli_ctr_exec(int argc, char **argv)
 		return 1;
 	}
 	r = run_exec(e, c, &f, argv + i + 1);
+	keel_runopts_free(&f.env);
 	keel_ctr_free(c);
 	keel_engine_close(e);
 	return r;

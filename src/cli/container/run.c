@@ -143,8 +143,9 @@ int cli_ctr_run(int argc, char **argv)
 	int r = parse_run("run", argc, argv, &o, &image);
 	if (r >= 0)
 		goto out;
-	if (o.tty && o.interactive && !isatty(STDIN_FILENO)) {
-		fprintf(stderr, "keel: the input device is not a TTY\n");
+	/* docker checks only when it attaches: `run -dit` from a script is fine */
+	if (o.tty && o.interactive && !o.detach && !isatty(STDIN_FILENO)) {
+		fprintf(stderr, "the input device is not a TTY\n");
 		r = 1;
 		goto out;
 	}
@@ -208,8 +209,16 @@ out:
 	return r;
 }
 
+/* docker's list of the containers start could not start: "a, b". */
+static void failed_add(char *list, size_t cap, const char *name)
+{
+	size_t n = strlen(list);
+	snprintf(list + n, cap - n, "%s%s", n ? ", " : "", name);
+}
+
 int cli_ctr_start(int argc, char **argv)
 {
+	char failed[1024] = "";
 	bool attach = false, interactive = false;
 	const char *keys = NULL;
 	const struct dflag flags[] = {
@@ -239,10 +248,17 @@ int cli_ctr_start(int argc, char **argv)
 	if (!(e = cli_engine()))
 		return 125;
 	for (int i = 0; i < a.n; i++) {
-		struct keel_ctr *c = cli_ctr_get(e, a.pos[i]);
 		keel_error_t err;
+		struct keel_ctr *c = keel_ctr_get(e, a.pos[i], &err);
 		int s;
 		if (!c) {
+			/* start -a inspects first: docker's client words it "Error: ..." */
+			if (attach || interactive) {
+				fprintf(stderr, "Error: %s\n", err.msg);
+			} else {
+				cli_ctr_fail(&err);
+				failed_add(failed, sizeof(failed), a.pos[i]);
+			}
 			r = 1;
 			continue;
 		}
@@ -252,6 +268,8 @@ int cli_ctr_start(int argc, char **argv)
 		}
 		if (s < 0) {
 			r = attach || interactive ? start_failed(s, &err) : cli_ctr_fail(&err);
+			if (!(attach || interactive))
+				failed_add(failed, sizeof(failed), a.pos[i]);
 		} else if (attach || interactive) {
 			r = attach_foreground(e, c, interactive, keys);
 		} else {
@@ -260,6 +278,8 @@ int cli_ctr_start(int argc, char **argv)
 		keel_ctr_free(c);
 	}
 	keel_engine_close(e);
+	if (failed[0])
+		fprintf(stderr, "Error: failed to start containers: %s\n", failed);
 	return r;
 }
 
@@ -270,7 +290,7 @@ int cli_ctr_attach(int argc, char **argv)
 	const struct dflag flags[] = {
 		{ "no-stdin", 0, DF_BOOL, &no_stdin, "Do not attach STDIN" },
 		{ "sig-proxy", 0, DF_BOOL, &sig_proxy,
-		  "Proxy all received signals to the process" },
+		  "Proxy all received signals to the process (default true)" },
 		{ "detach-keys", 0, DF_STRING, &keys,
 		  "Override the key sequence for detaching a container" },
 		{ 0 },

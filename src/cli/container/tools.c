@@ -13,6 +13,7 @@
 #include "engine/diff.h"
 #include "engine/stats.h"
 #include "engine/top.h"
+#include "image/image.h"
 #include "util/cleanup.h"
 #include "util/template.h"
 
@@ -51,9 +52,11 @@ int cli_ctr_top(int argc, char **argv)
 		return 0;
 	}
 	if (argc < 2) {
-		fprintf(stderr, "\"keel top\" requires at least 1 argument.\nSee 'keel top "
-				"--help'.\n");
-		return 1;
+		fprintf(stderr,
+			"\"keel top\" requires at least 1 argument.\nSee 'keel top "
+			"--help'.\n\nUsage:  keel top CONTAINER [ps OPTIONS]\n\nDisplay the "
+			"running processes of a container\n");
+		return 125;
 	}
 	for (int i = 2; i < argc; i++)
 		len += strlen(argv[i]) + 1;
@@ -106,43 +109,24 @@ static void sample(struct keel_engine *e, struct stat_target *t)
 		t->ok = keel_stats_read(&src, &t->cur, &err) == 0;
 }
 
-static void print_stats(struct stat_target *v, size_t n, struct keel_template *tpl, bool no_trunc,
+static void print_stats(struct stat_target *v, size_t n, const char *format, bool no_trunc,
 			bool clear)
 {
-	struct keel_table *tab = keel_template_is_table(tpl) ? keel_table_new() : NULL;
-	char *line;
+	cleanup_json json_t *rows = json_array(), *titles = keel_stats_header_json();
 	keel_error_t err;
-	if (tab) {
-		json_t *h = keel_stats_header_json();
-		if (keel_template_render(tpl, h, &line, &err) == 0) {
-			keel_table_add(tab, line);
-			free(line);
-		}
-		json_decref(h);
-	}
 	for (size_t i = 0; i < n; i++) {
 		struct keel_stats_row row = { 0 };
 		char id[65];
-		json_t *j;
 		if (v[i].ok)
 			keel_stats_compute(v[i].have_prev ? &v[i].prev : NULL, &v[i].cur, &row);
 		snprintf(id, sizeof(id), "%.*s", no_trunc ? 64 : 12, v[i].c->id);
-		j = keel_stats_row_json(&row, v[i].arg, id, v[i].c->name);
-		if (keel_template_render(tpl, j, &line, &err) == 0) {
-			if (tab)
-				keel_table_add(tab, line);
-			else
-				printf("%s\n", line);
-			free(line);
-		}
-		json_decref(j);
+		json_array_append_new(rows, keel_stats_row_json(&row, v[i].arg, id, v[i].c->name));
 	}
 	if (clear)
 		printf("\033[2J\033[H");
-	if (tab) {
-		keel_table_print(tab, stdout);
-		keel_table_free(tab);
-	}
+	if (keel_template_print_rows(format, KEEL_STATS_DEFAULT_FORMAT, rows, titles, stdout,
+				     &err) < 0)
+		fprintf(stderr, "%s\n", err.msg);
 	fflush(stdout);
 }
 
@@ -152,7 +136,9 @@ int cli_ctr_stats(int argc, char **argv)
 	const char *format = NULL;
 	const struct dflag flags[] = {
 		{ "all", 'a', DF_BOOL, &all, "Show all containers (default shows just running)" },
-		{ "format", 0, DF_STRING, &format, "Pretty-print images using a Go template" },
+		{ "format", 0, DF_STRING, &format,
+		  "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or "
+		  "'TEMPLATE'" },
 		{ "no-stream", 0, DF_BOOL, &no_stream,
 		  "Disable streaming stats and only pull the first result" },
 		{ "no-trunc", 0, DF_BOOL, &no_trunc, "Do not truncate output" },
@@ -176,9 +162,13 @@ int cli_ctr_stats(int argc, char **argv)
 	argc = cli_ctr_globals(argc, argv, -1, true, NULL);
 	if ((r = dflags_parse(&cmd, argc, argv, &a)))
 		return r > 0 ? 0 : 125;
-	if (!(tpl = keel_template_parse(format ? format : KEEL_STATS_DEFAULT_FORMAT, &err))) {
+	/* a template that does not parse fails before anything is sampled */
+	if (!(tpl = keel_template_parse(format && strcmp(format, "json") && strcmp(format, "table")
+					    ? format
+					    : KEEL_STATS_DEFAULT_FORMAT,
+					&err))) {
 		fprintf(stderr, "template parsing error: %s\n", err.msg);
-		return 125;
+		return 1;
 	}
 	if (!(e = cli_engine()))
 		return 125;
@@ -211,7 +201,7 @@ int cli_ctr_stats(int argc, char **argv)
 		    NULL);
 		for (size_t i = 0; i < n; i++)
 			sample(e, &v[i]);
-		print_stats(v, n, tpl, no_trunc, !no_stream);
+		print_stats(v, n, format, no_trunc, !no_stream);
 		if (no_stream)
 			break;
 	}
@@ -297,8 +287,7 @@ int cli_ctr_cp(int argc, char **argv)
 				  flags,
 				  2,
 				  2 };
-	struct keel_cp_opts o = { .flags = (archive ? KEEL_CP_ARCHIVE : 0u) |
-					   (follow ? KEEL_CP_FOLLOW_LINK : 0u) };
+	struct keel_cp_opts o = { 0 };
 	struct dargs a;
 	struct keel_engine *e;
 	struct keel_ctr *c;
@@ -309,6 +298,8 @@ int cli_ctr_cp(int argc, char **argv)
 	argc = cli_ctr_globals(argc, argv, -1, true, NULL);
 	if ((r = dflags_parse(&cmd, argc, argv, &a)))
 		return r > 0 ? 0 : 125;
+	/* after the parse: -a and -L set these */
+	o.flags = (archive ? KEEL_CP_ARCHIVE : 0u) | (follow ? KEEL_CP_FOLLOW_LINK : 0u);
 	src_c = container_part(a.pos[0], &src_path);
 	dst_c = container_part(a.pos[1], &dst_path);
 	if (!!src_c == !!dst_c) {
@@ -364,7 +355,7 @@ int cli_ctr_export(int argc, char **argv)
 				 : dup(STDOUT_FILENO)) < 0) {
 		fprintf(stderr, "Error: %s: %s\n", output ? output : "stdout", strerror(errno));
 		r = 1;
-	} else if ((root = keel_ctr_rootfs_fd(e, c, &err)) < 0 ||
+	} else if ((root = keel_ctr_export_fd(e, c, &err)) < 0 ||
 		   ((dir = openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 &&
 		    keel_err_sys(&err, "opening the rootfs") < 0) ||
 		   keel_store_tar_dir(dir, out, &err) < 0) {
@@ -451,4 +442,152 @@ int cli_ctr_port(int argc, char **argv)
 	keel_ctr_free(c);
 	keel_engine_close(e);
 	return r;
+}
+
+/* ---------- inspect ---------- */
+
+/* docker puts SizeRw and SizeRootFs after GraphDriver. */
+static json_t *with_sizes(struct keel_engine *e, const struct keel_ctr *c, json_t *o)
+{
+	int64_t rw, rootfs;
+	keel_error_t err;
+	json_t *out, *v;
+	const char *k;
+	if (keel_ctr_size(e, c, &rw, &rootfs, &err) < 0)
+		return o;
+	out = json_object();
+	json_object_foreach (o, k, v) {
+		json_object_set(out, k, v);
+		if (!strcmp(k, "GraphDriver")) {
+			json_object_set_new(out, "SizeRw", json_integer(rw));
+			json_object_set_new(out, "SizeRootFs", json_integer(rootfs));
+		}
+	}
+	json_decref(o);
+	return out;
+}
+
+enum inspect_type { INSPECT_ANY, INSPECT_CONTAINER, INSPECT_IMAGE };
+
+/* One name: a container first, then an image (docker's order); prints docker's error. */
+static json_t *inspect_one(struct keel_engine *e, const char *ref, enum inspect_type type,
+			   bool size)
+{
+	keel_error_t err;
+	if (type != INSPECT_IMAGE) {
+		struct keel_ctr *c = keel_ctr_get(e, ref, &err);
+		json_t *o = c ? keel_ctr_inspect(e, c, &err) : NULL;
+		bool found = c != NULL;
+		if (o && size)
+			o = with_sizes(e, c, o);
+		keel_ctr_free(c);
+		if (found && !o)
+			fprintf(stderr, "Error: %s\n", err.msg);
+		if (found)
+			return o;
+	}
+	if (type != INSPECT_CONTAINER) {
+		struct keel_image *img = keel_image_get(e->store, ref, &err);
+		json_t *o = img ? cli_image_inspect_json(img) : NULL;
+		keel_image_free(img);
+		if (o)
+			return o;
+	}
+	fprintf(stderr, "Error: No such %s: %s\n",
+		type == INSPECT_CONTAINER ? "container"
+		: type == INSPECT_IMAGE	  ? "image"
+					  : "object",
+		ref);
+	return NULL;
+}
+
+/* The flags' variables are read after parsing: *format, *type_p, *size. */
+static int inspect_main(const struct dcmd *cmd, int argc, char **argv, const char *const *format,
+			const char *const *type_p, const bool *size)
+{
+	const char *type_s;
+	enum inspect_type type = INSPECT_ANY;
+	struct keel_template *t;
+	struct dargs a;
+	struct keel_engine *e;
+	keel_error_t err;
+	json_t *all;
+	int r;
+	argc = cli_ctr_globals(argc, argv, -1, true, NULL);
+	if ((r = dflags_parse(cmd, argc, argv, &a)))
+		return r > 0 ? 0 : 125;
+	type_s = *type_p;
+	if (type_s && !strcmp(type_s, "container"))
+		type = INSPECT_CONTAINER;
+	else if (type_s && !strcmp(type_s, "image"))
+		type = INSPECT_IMAGE;
+	else if (type_s && *type_s) {
+		fprintf(stderr, "\"%s\" is not a valid value for --type\n", type_s);
+		return 1;
+	}
+	if ((r = cli_inspect_template(*format, &t)))
+		return r;
+	if (!(e = cli_engine())) {
+		keel_template_free(t);
+		return 125;
+	}
+	if (type != INSPECT_CONTAINER)
+		keel_store_ensure_busybox(e->store, &err);
+	all = json_array();
+	for (int i = 0; i < a.n; i++) {
+		json_t *o = inspect_one(e, a.pos[i], type, *size);
+		if (o)
+			json_array_append_new(all, o);
+		else
+			r = 1;
+	}
+	cli_inspect_print(all, t);
+	json_decref(all);
+	keel_template_free(t);
+	keel_engine_close(e);
+	return r;
+}
+
+int cli_inspect(int argc, char **argv)
+{
+	const char *format = NULL, *type = NULL;
+	bool size = false;
+	const struct dflag flags[] = {
+		{ "format", 'f', DF_STRING, &format,
+		  "Format output using a custom template: 'json' or 'TEMPLATE'" },
+		{ "size", 's', DF_BOOL, &size,
+		  "Display total file sizes if the type is container" },
+		{ "type", 0, DF_STRING, &type,
+		  "Only inspect objects of the given type (container or image)" },
+		{ 0 },
+	};
+	const struct dcmd cmd = { "inspect",
+				  "[OPTIONS] NAME|ID [NAME|ID...]",
+				  "Return low-level information on keel objects (containers, "
+				  "images)",
+				  NULL,
+				  flags,
+				  1,
+				  -1 };
+	return inspect_main(&cmd, argc, argv, &format, &type, &size);
+}
+
+int cli_container_inspect(int argc, char **argv)
+{
+	const char *format = NULL, *type = "container";
+	bool size = false;
+	const struct dflag flags[] = {
+		{ "format", 'f', DF_STRING, &format,
+		  "Format output using a custom template: 'json' or 'TEMPLATE'" },
+		{ "size", 's', DF_BOOL, &size, "Display total file sizes" },
+		{ 0 },
+	};
+	const struct dcmd cmd = { "container inspect",
+				  "[OPTIONS] CONTAINER [CONTAINER...]",
+				  "Display detailed information on one or more containers",
+				  NULL,
+				  flags,
+				  1,
+				  -1 };
+	return inspect_main(&cmd, argc, argv, &format, &type, &size);
 }

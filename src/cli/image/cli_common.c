@@ -14,7 +14,14 @@ static void usage(const struct dcmd *c, FILE *f)
 	fprintf(f, "\nOptions:\n");
 	for (const struct dflag *d = c->flags; d && d->name; d++) {
 		char left[64];
-		const char *v = d->kind == DF_BOOL ? "" : d->kind == DF_LIST ? " list" : " string";
+		if (!d->help)
+			continue; /* hidden: an old name docker still takes */
+		static const char *const type[] = {[DF_BOOL] = "",
+						   [DF_STRING] = " string",
+						   [DF_LIST] = " list",
+						   [DF_INT] = " int",
+						   [DF_FILTER] = " filter"};
+		const char *v = type[d->kind];
 		if (d->shorthand)
 			snprintf(left, sizeof(left), "-%c, --%s%s", d->shorthand, d->name, v);
 		else
@@ -61,7 +68,7 @@ static int set(const struct dcmd *c, const struct dflag *f, const char *val)
 			*(bool *)f->dest = false;
 		else
 			return flag_error(c, "invalid argument \"%s\" for a boolean flag", val);
-	} else if (f->kind == DF_STRING) {
+	} else if (f->kind == DF_STRING || f->kind == DF_INT) {
 		*(const char **)f->dest = val;
 	} else {
 		struct dlist *l = f->dest;

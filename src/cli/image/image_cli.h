@@ -7,17 +7,21 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "store/store.h"
 #include "util/error.h"
 
-enum dflag_kind { DF_BOOL, DF_STRING, DF_LIST };
+/* DF_INT is kept as the text typed (a const char *, checked by the command) and shown as
+ * "int" in the help, as docker's; DF_FILTER is a DF_LIST shown as "filter". */
+enum dflag_kind { DF_BOOL, DF_STRING, DF_LIST, DF_INT, DF_FILTER };
 
 struct dflag {
 	const char *name;
 	char shorthand; /* 0 when none */
 	enum dflag_kind kind;
 	void *dest; /* bool *, const char **, struct dlist * */
-	const char *help;
+	const char *help; /* NULL: accepted, not shown (docker's hidden, deprecated names) */
 };
 
 struct dlist {
@@ -60,6 +64,20 @@ int cli_fail(const keel_error_t *err, bool daemon_style);
 void human_size(int64_t bytes, int precision, char *out, size_t len);
 /* go-units HumanDuration of now - t, plus " ago": "2 months ago". */
 void human_since(int64_t t, char *out, size_t len);
+
+struct keel_image;
+struct keel_template;
+
+/* Docker's image inspect object for img (new reference). */
+json_t *cli_image_inspect_json(const struct keel_image *img);
+
+/* inspect's -f/--format: *t NULL for JSON ("", "json"), else the parsed template (caller
+ * frees). Returns 0, or 64 (docker's code) after printing "template parsing error: ...". */
+int cli_inspect_template(const char *format, struct keel_template **t);
+
+/* inspect's output: the objects as an indented JSON array (t NULL), or one rendered line
+ * each. */
+void cli_inspect_print(json_t *all, const struct keel_template *t);
 
 /* `keel image prune` (no top-level form). */
 int keel_cli_image_prune(int argc, char **argv);

@@ -5,9 +5,13 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/container/ctr_cli.h"
 #include "cli/image/image_cli.h"
+#include "engine/containers.h"
+#include "engine/diff.h"
 #include "store/imagedb.h"
 #include "util/cleanup.h"
+#include "util/template.h"
 
 int keel_cli_tag(int argc, char **argv)
 {
@@ -92,7 +96,7 @@ int keel_cli_image_prune(int argc, char **argv)
 	struct dlist filters = {0};
 	const struct dflag flags[] = {
 		{"all", 'a', DF_BOOL, &all, "Remove all unused images, not just dangling ones"},
-		{"filter", 0, DF_LIST, &filters, "Provide filter values (not supported yet)"},
+		{"filter", 0, DF_FILTER, &filters, "Provide filter values (not supported yet)"},
 		{"force", 'f', DF_BOOL, &force, "Do not prompt for confirmation"},
 		{0},
 	};
@@ -127,8 +131,159 @@ int keel_cli_image_prune(int argc, char **argv)
 	keel_events_free(&ev);
 	if (r < 0)
 		return cli_fail(&err, true);
-	human_size(reclaimed, 3, size, sizeof(size));
+	human_size(reclaimed, 4, size, sizeof(size)); /* go-units HumanSize */
 	printf("Total reclaimed space: %s\n", size);
+	return 0;
+}
+
+/* docker's df rows use go-units HumanSize (4 significant digits). */
+static json_t *df_row(const char *type, int64_t total, int64_t active, int64_t size,
+		      int64_t reclaimable)
+{
+	char sz[32], rec[64];
+	human_size(size, 4, sz, sizeof(sz));
+	human_size(reclaimable, 4, rec, sizeof(rec));
+	if (size > 0)
+		snprintf(rec + strlen(rec), sizeof(rec) - strlen(rec), " (%d%%)",
+			 (int)(reclaimable * 100 / size));
+	return json_pack("{s:s, s:I, s:I, s:s, s:s}", "Type", type, "TotalCount", (json_int_t)total,
+			 "Active", (json_int_t)active, "Size", sz, "Reclaimable", rec);
+}
+
+/* Containers: how many, how many running, the sum of their writable layers and the part of
+ * it in containers that are not running (docker's "reclaimable"). With rows, -v's rows too
+ * (ps's, SIZE the writable layer) and images[] gets each container's image id. */
+static void containers_usage(const char *root, int64_t u[4], json_t *rows, json_t *images)
+{
+	keel_error_t err;
+	struct keel_engine *e = keel_engine_open(root, NULL, &err);
+	struct keel_ctr **v = NULL;
+	size_t n = 0;
+	if (!e)
+		return;
+	if (keel_ctr_list(e, &v, &n, &err) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			struct keel_ctr_status st;
+			int64_t rw = 0, rootfs;
+			bool active;
+			if (keel_ctr_status(e, v[i], &st, &err) < 0)
+				continue;
+			active = st.state == KEEL_CTR_RUNNING || st.state == KEEL_CTR_PAUSED ||
+				 st.state == KEEL_CTR_RESTARTING;
+			if (keel_ctr_size(e, v[i], &rw, &rootfs, &err) < 0)
+				rw = 0;
+			u[0]++;
+			u[1] += active;
+			u[2] += rw;
+			u[3] += active ? 0 : rw;
+			if (rows) {
+				json_t *r = cli_ps_row(e, v[i], &st, false);
+				char sz[32];
+				human_size(rw, 3, sz, sizeof(sz));
+				json_object_set_new(r, "Size", json_string(sz));
+				json_array_append_new(rows, r);
+				json_array_append_new(images, json_string(v[i]->image_id));
+			}
+		}
+	}
+	keel_ctr_list_free(v, n);
+	keel_engine_close(e);
+}
+
+/* Bytes of img's layers that another image also has (docker's SHARED SIZE). */
+static int64_t shared_size(struct keel_image *img, struct keel_image **v, size_t n)
+{
+	int64_t shared = 0;
+	for (size_t l = 0; l < img->n_layers; l++) {
+		bool other = false;
+		for (size_t i = 0; i < n && !other; i++)
+			for (size_t k = 0; v[i] != img && k < v[i]->n_layers && !other; k++)
+				other = !strcmp(v[i]->layers[k], img->layers[l]);
+		if (other)
+			shared += img->layer_sizes[l];
+	}
+	return shared;
+}
+
+static json_t *df_image_row(struct keel_image *img, const char *tag, int64_t shared,
+			    json_int_t users)
+{
+	char repo[512], since[64], size[32], sh[32], un[32];
+	const char *colon = tag ? strrchr(tag, ':') : NULL;
+	snprintf(repo, sizeof(repo), "%.*s", colon ? (int)(colon - tag) : 6,
+		 colon ? tag : "<none>");
+	human_since(img->created, since, sizeof(since));
+	human_size(img->size, 3, size, sizeof(size));
+	human_size(shared, 3, sh, sizeof(sh));
+	human_size(img->size - shared, 3, un, sizeof(un));
+	return json_pack("{s:s, s:s, s:s%, s:s, s:s, s:s, s:s, s:I}", "Repository", repo, "Tag",
+			 colon ? colon + 1 : "<none>", "ID", img->id + 7, (size_t)12,
+			 "CreatedSince", since, "Size", size, "SharedSize", sh, "UniqueSize", un,
+			 "Containers", users);
+}
+
+static void df_section(const char *title, const char *format, json_t *rows, json_t *titles)
+{
+	keel_error_t err;
+	printf("%s\n\n", title);
+	keel_template_print_rows(format, format, rows, titles, stdout, &err);
+}
+
+/* `system df -v`: docker's four sections. */
+static int df_verbose(struct keel_store *s, const char *root)
+{
+	struct keel_image **v = NULL;
+	size_t n = 0;
+	keel_error_t err;
+	int64_t cu[4] = { 0 };
+	cleanup_json json_t *irows = json_array(), *crows = json_array(), *cimg = json_array();
+	cleanup_json json_t *none = json_array();
+	cleanup_json json_t *ititles = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Repository", "REPOSITORY", "Tag", "TAG",
+	    "ID", "IMAGE ID", "CreatedSince", "CREATED", "Size", "SIZE", "SharedSize",
+	    "SHARED SIZE", "UniqueSize", "UNIQUE SIZE", "Containers", "CONTAINERS");
+	cleanup_json json_t *ctitles =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ID", "CONTAINER ID", "Image",
+		      "IMAGE", "Command", "COMMAND", "LocalVolumes", "LOCAL VOLUMES", "Size",
+		      "SIZE", "RunningFor", "CREATED", "Status", "STATUS", "Names", "NAMES");
+	cleanup_json json_t *vtitles =
+	    json_pack("{s:s, s:s, s:s}", "Name", "VOLUME NAME", "Links", "LINKS", "Size", "SIZE");
+	cleanup_json json_t *btitles =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ID", "CACHE ID", "CacheType",
+		      "CACHE TYPE", "Size", "SIZE", "CreatedSince", "CREATED", "LastUsedSince",
+		      "LAST USED", "UsageCount", "USAGE", "Shared", "SHARED");
+	if (keel_image_list(s, false, &v, &n, &err) < 0)
+		return cli_fail(&err, true);
+	containers_usage(root, cu, crows, cimg);
+	for (size_t i = 0; i < n; i++) {
+		int64_t shared = shared_size(v[i], v, n);
+		json_int_t users = 0;
+		json_t *x;
+		size_t k;
+		json_array_foreach (cimg, k, x)
+			users += !strcmp(json_string_value(x), v[i]->id);
+		if (!v[i]->repo_tags[0])
+			json_array_append_new(irows, df_image_row(v[i], NULL, shared, users));
+		for (char **t = v[i]->repo_tags; *t; t++)
+			json_array_append_new(irows, df_image_row(v[i], *t, shared, users));
+	}
+	keel_image_list_free(v, n);
+	df_section("Images space usage:",
+		   "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t"
+		   "{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}",
+		   irows, ititles);
+	printf("\n");
+	df_section("Containers space usage:",
+		   "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t"
+		   "{{.RunningFor}}\t{{.Status}}\t{{.Names}}",
+		   crows, ctitles);
+	printf("\n");
+	df_section("Local Volumes space usage:", "table {{.Name}}\t{{.Links}}\t{{.Size}}", none,
+		   vtitles);
+	printf("\nBuild cache usage: 0B\n\n");
+	keel_template_print_rows("table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t"
+				 "{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}",
+				 NULL, none, btitles, stdout, &err);
 	return 0;
 }
 
@@ -137,36 +292,54 @@ static int system_df(int argc, char **argv)
 	bool verbose = false;
 	const char *format = NULL;
 	const struct dflag flags[] = {
-		{"format", 0, DF_STRING, &format, "Pretty-print images using a Go template "
-						  "(not supported yet)"},
-		{"verbose", 'v', DF_BOOL, &verbose, "Show detailed information on space usage "
-						    "(not supported yet)"},
-		{0},
+		{ "format", 0, DF_STRING, &format,
+		  "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or "
+		  "'TEMPLATE'" },
+		{ "verbose", 'v', DF_BOOL, &verbose, "Show detailed information on space usage" },
+		{ 0 },
 	};
-	const struct dcmd cmd = {"system df", "[OPTIONS]", "Show keel disk usage", NULL, flags, 0, 0};
+	const struct dcmd cmd = {
+		"system df", "[OPTIONS]", "Show keel disk usage", NULL, flags, 0, 0
+	};
 	struct dargs a;
 	struct keel_store *s;
 	struct keel_store_usage u;
 	keel_error_t err;
-	char size[32], rec[32];
+	int64_t cu[4] = { 0 };
+	cleanup_json json_t *rows = json_array();
+	cleanup_json json_t *titles =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s}", "Type", "TYPE", "TotalCount", "TOTAL", "Active",
+		      "ACTIVE", "Size", "SIZE", "Reclaimable", "RECLAIMABLE");
 	int r = dflags_parse(&cmd, argc, argv, &a);
 	if (r)
 		return r > 0 ? 0 : 125;
+	if (verbose && format) {
+		fprintf(stderr, "the verbose and the format options conflict\n");
+		return 1;
+	}
 	if (!(s = cli_store(&a)))
 		return 125;
+	if (verbose) {
+		r = df_verbose(s, a.root);
+		keel_store_close(s);
+		return r;
+	}
 	r = keel_store_usage(s, &u, &err);
 	keel_store_close(s);
 	if (r < 0)
 		return cli_fail(&err, true);
-	human_size(u.size, 4, size, sizeof(size));
-	human_size(u.reclaimable, 4, rec, sizeof(rec));
-	printf("%-16s%-10s%-10s%-10s%s\n", "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE");
-	printf("%-16s%-10lld%-10lld%-10s%s (%d%%)\n", "Images", (long long)u.images,
-	       (long long)u.active, size, rec,
-	       u.size ? (int)(u.reclaimable * 100 / u.size) : 0);
-	printf("%-16s%-10d%-10d%-10s%s\n", "Containers", 0, 0, "0B", "0B");
-	printf("%-16s%-10d%-10d%-10s%s\n", "Local Volumes", 0, 0, "0B", "0B");
-	printf("%-16s%-10d%-10d%-10s%s\n", "Build Cache", 0, 0, "0B", "0B");
+	containers_usage(a.root, cu, NULL, NULL);
+	json_array_append_new(rows, df_row("Images", u.images, u.active, u.size, u.reclaimable));
+	json_array_append_new(rows, df_row("Containers", cu[0], cu[1], cu[2], cu[3]));
+	json_array_append_new(rows, df_row("Local Volumes", 0, 0, 0, 0));
+	json_array_append_new(rows, df_row("Build Cache", 0, 0, 0, 0));
+	if (keel_template_print_rows(format,
+				     "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t"
+				     "{{.Reclaimable}}",
+				     rows, titles, stdout, &err) < 0) {
+		fprintf(stderr, "template parsing error: %s\n", err.msg);
+		return 1;
+	}
 	return 0;
 }
 

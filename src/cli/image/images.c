@@ -3,9 +3,11 @@
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/commands.h"
 #include "cli/image/image_cli.h"
+#include "engine/logfile.h"
 #include "image/manifest.h"
 #include "store/imagedb.h"
 #include "util/cleanup.h"
@@ -15,41 +17,25 @@
 #define IMAGES_TABLE_DIGESTS                                                                       \
 	"table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 
-/* Renders rows (JSON objects) with a format: table (header from titles) or plain lines. */
-static int print_rows(const char *format, json_t *rows, json_t *titles)
+/* Renders rows (JSON objects) with a --format; table headers come from titles. */
+static int print_rows(const char *format, const char *dflt, json_t *rows, json_t *titles)
 {
 	keel_error_t err;
-	struct keel_template *t = keel_template_parse(format, &err);
-	struct keel_table *tab = NULL;
-	json_t *row;
-	size_t i;
-	char *line;
-	if (!t) {
-		fprintf(stderr, "Error: %s\n", err.msg);
-		return 125;
+	if (keel_template_print_rows(format, dflt, rows, titles, stdout, &err) < 0) {
+		fprintf(stderr, "template parsing error: %s\n", err.msg);
+		return 1;
 	}
-	if (keel_template_is_table(t)) {
-		tab = keel_table_new();
-		if (keel_template_render(t, titles, &line, &err) == 0) {
-			keel_table_add(tab, line);
-			free(line);
-		}
-	}
-	json_array_foreach(rows, i, row) {
-		if (keel_template_render(t, row, &line, &err) < 0)
-			continue;
-		if (tab)
-			keel_table_add(tab, line);
-		else
-			printf("%s\n", line);
-		free(line);
-	}
-	if (tab) {
-		keel_table_print(tab, stdout);
-		keel_table_free(tab);
-	}
-	keel_template_free(t);
 	return 0;
+}
+
+/* Go's time.Time.String() of a unix time, in local time: "2024-05-01 10:00:00 +0200 CEST",
+ * docker's CreatedAt for images. */
+static void go_time_string(int64_t t, char *out, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	localtime_r(&tt, &tm);
+	strftime(out, len, "%Y-%m-%d %H:%M:%S %z %Z", &tm);
 }
 
 static json_t *image_row(const struct keel_image *img, const char *repo, const char *tag,
@@ -59,7 +45,7 @@ static json_t *image_row(const struct keel_image *img, const char *repo, const c
 	snprintf(id, sizeof(id), "%.*s", no_trunc ? 71 : 12, no_trunc ? img->id : img->id + 7);
 	human_since(img->created, since, sizeof(since));
 	human_size(img->size, 3, size, sizeof(size));
-	keel_format_time(img->created, 0, created, sizeof(created));
+	go_time_string(img->created, created, sizeof(created));
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Repository",
 			 repo, "Tag", tag, "ID", id, "CreatedSince", since, "CreatedAt", created,
 			 "Size", size, "VirtualSize", size, "Digest", digest, "Containers", "N/A",
@@ -96,8 +82,104 @@ static bool matches(const char *filter, const char *repo, const char *tag)
 struct images_opts {
 	bool all, quiet, digests, no_trunc;
 	const char *format, *filter;
-	struct dlist filters;
+	struct dlist filters, labels;
+	const char *before, *since;
+	int64_t before_t, since_t; /* the created times of those images */
+	int64_t until;		   /* until=: created before this unix time */
+	bool has_until;
 };
+
+/* docker's keys for images: dangling, reference, label, before, since, until. Errors as dockerd's
+ * (exit 1); returns 0 or the exit code. */
+static int check_filters(struct images_opts *o, int *dangling)
+{
+	for (size_t i = 0; i < o->filters.n; i++) {
+		const char *f = o->filters.v[i], *eq = strchr(f, '='), *v = eq ? eq + 1 : "";
+		size_t k = eq ? (size_t)(eq - f) : strlen(f);
+		if (!eq) {
+			fprintf(stderr,
+				"invalid argument \"%s\" for \"-f, --filter\" flag: bad "
+				"format of filter (expected name=value)\nSee 'keel images "
+				"--help'.\n",
+				f);
+			return 125;
+		}
+		if (k == 8 && !strncmp(f, "dangling", 8) && (!strcmp(v, "true") || !strcmp(v, "1")))
+			*dangling = 1;
+		else if (k == 8 && !strncmp(f, "dangling", 8) &&
+			 (!strcmp(v, "false") || !strcmp(v, "0")))
+			*dangling = 0;
+		else if (k == 8 && !strncmp(f, "dangling", 8)) {
+			fprintf(stderr,
+				"Error response from daemon: Invalid filter 'dangling=%s'\n", v);
+			return 1;
+		} else if (k == 9 && !strncmp(f, "reference", 9))
+			o->filter = v;
+		else if (k == 5 && !strncmp(f, "label", 5))
+			o->labels.v[o->labels.n++] = (char *)v;
+		else if (k == 6 && !strncmp(f, "before", 6))
+			o->before = v;
+		else if (k == 5 && !strncmp(f, "since", 5))
+			o->since = v;
+		else if (k == 5 && !strncmp(f, "until", 5)) {
+			struct timespec now, t;
+			keel_error_t err;
+			clock_gettime(CLOCK_REALTIME, &now);
+			if (keel_logfile_parse_time(v, &now, &t, &err) < 0) {
+				fprintf(stderr, "Error response from daemon: %s\n", err.msg);
+				return 1;
+			}
+			o->until = t.tv_sec;
+			o->has_until = true;
+		} else {
+			fprintf(stderr, "Error response from daemon: invalid filter '%.*s'\n",
+				(int)k, f);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* before= / since= name images: their created times. */
+static int resolve_filters(struct keel_store *s, struct images_opts *o)
+{
+	const char *refs[2] = { o->before, o->since };
+	int64_t *out[2] = { &o->before_t, &o->since_t };
+	for (int i = 0; i < 2; i++) {
+		keel_error_t err;
+		struct keel_image *img;
+		if (!refs[i])
+			continue;
+		if (!(img = keel_image_get(s, refs[i], &err)))
+			return cli_fail(&err, true);
+		*out[i] = img->created;
+		keel_image_free(img);
+	}
+	return 0;
+}
+
+/* label=KEY or label=KEY=VALUE, every one (docker's MatchKVList). */
+static bool labels_match(const struct keel_image *img, const struct dlist *labels)
+{
+	json_t *l = json_object_get(json_object_get(img->config, "config"), "Labels");
+	for (size_t i = 0; i < labels->n; i++) {
+		const char *want = labels->v[i], *eq = strchr(want, '=');
+		char key[256];
+		json_t *val;
+		snprintf(key, sizeof(key), "%.*s", eq ? (int)(eq - want) : 255, want);
+		val = json_object_get(l, key);
+		if (!val || (eq && strcmp(json_string_value(val) ?: "", eq + 1)))
+			return false;
+	}
+	return true;
+}
+
+static bool image_wanted(const struct keel_image *img, const struct images_opts *o)
+{
+	return (!o->before || img->created < o->before_t) &&
+	       (!o->has_until || img->created < o->until) &&
+	       (!o->since || img->created > o->since_t) && labels_match(img, &o->labels);
+}
 
 /* The repo digest of img for repository repo (familiar form), as docker's DIGEST column. */
 static const char *digest_of(const struct keel_image *img, const char *repo)
@@ -137,7 +219,7 @@ static void add_rows(json_t *rows, struct keel_image **v, size_t n, const struct
 		bool untagged = !img->repo_tags[0];
 		if (dangling == 1 && !untagged)
 			continue;
-		if (dangling == 0 && untagged)
+		if ((dangling == 0 && untagged) || !image_wanted(img, o))
 			continue;
 		if (untagged && !img->repo_digests[0]) {
 			if (o->filter || (!o->all && is_parent(v, n, img->id)))
@@ -165,9 +247,12 @@ static int images_main(const char *name, int argc, char **argv)
 	const struct dflag flags[] = {
 		{"all", 'a', DF_BOOL, &o.all, "Show all images (default hides intermediate images)"},
 		{"digests", 0, DF_BOOL, &o.digests, "Show digests"},
-		{"filter", 'f', DF_LIST, &o.filters, "Filter output based on conditions provided "
-						      "(dangling=true|false, reference=PATTERN)"},
-		{"format", 0, DF_STRING, &o.format, "Pretty-print images using a Go template"},
+		{"filter", 'f', DF_FILTER, &o.filters,
+		 "Filter output based on conditions provided (before, dangling, label, "
+		 "reference, since, until)"},
+		{"format", 0, DF_STRING, &o.format,
+		 "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or "
+		 "'TEMPLATE'"},
 		{"no-trunc", 0, DF_BOOL, &o.no_trunc, "Don't truncate output"},
 		{"quiet", 'q', DF_BOOL, &o.quiet, "Only show image IDs"},
 		{0},
@@ -189,34 +274,24 @@ static int images_main(const char *name, int argc, char **argv)
 	if (r)
 		return r > 0 ? 0 : 125;
 	o.filter = a.n ? a.pos[0] : NULL;
-	for (size_t i = 0; i < o.filters.n; i++) {
-		if (!strcmp(o.filters.v[i], "dangling=true"))
-			dangling = 1;
-		else if (!strcmp(o.filters.v[i], "dangling=false"))
-			dangling = 0;
-		else if (!strncmp(o.filters.v[i], "reference=", 10))
-			o.filter = o.filters.v[i] + 10;
-		else {
-			fprintf(stderr, "Error response from daemon: invalid filter '%s'\n",
-				o.filters.v[i]);
-			return 1;
-		}
-	}
+	if ((r = check_filters(&o, &dangling)))
+		return r;
 	if (!(s = cli_store(&a)))
 		return 125;
 	if (keel_store_ensure_busybox(s, &err) < 0)
 		fprintf(stderr, "keel: warning: %s\n", err.msg);
-	if (keel_image_list(s, false, &v, &n, &err) < 0) {
+	if ((r = resolve_filters(s, &o)) ||
+	    keel_image_list(s, o.labels.n > 0, &v, &n, &err) < 0) {
 		keel_store_close(s);
-		return cli_fail(&err, true);
+		return r ? r : cli_fail(&err, true);
 	}
 	add_rows(rows, v, n, &o, dangling);
 	keel_image_list_free(v, n);
 	keel_store_close(s);
-	if (o.quiet)
-		return print_rows("{{.ID}}", rows, titles);
-	return print_rows(o.format ? o.format : o.digests ? IMAGES_TABLE_DIGESTS : IMAGES_TABLE, rows,
-			  titles);
+	/* docker: -q replaces the default table, not a template of the user's */
+	if (o.quiet && (!o.format || !strcmp(o.format, "table")))
+		return print_rows("{{.ID}}", NULL, rows, titles);
+	return print_rows(o.format, o.digests ? IMAGES_TABLE_DIGESTS : IMAGES_TABLE, rows, titles);
 }
 
 int keel_cli_images(int argc, char **argv)
@@ -244,8 +319,7 @@ static json_t *strv_json(char **v)
 	return a;
 }
 
-/* Docker's image inspect shape. */
-static json_t *inspect_json(const struct keel_image *img)
+json_t *cli_image_inspect_json(const struct keel_image *img)
 {
 	json_t *cfg = img->config, *layers = strv_json(img->diff_ids), *o;
 	char lower[65536] = "";
@@ -272,11 +346,45 @@ static json_t *inspect_json(const struct keel_image *img)
 	return o;
 }
 
+int cli_inspect_template(const char *format, struct keel_template **t)
+{
+	keel_error_t err;
+	*t = NULL;
+	if (!format || !*format || !strcmp(format, "json"))
+		return 0;
+	if (!(*t = keel_template_parse(format, &err))) {
+		fprintf(stderr, "template parsing error: %s\n", err.msg);
+		return 64;
+	}
+	return 0;
+}
+
+void cli_inspect_print(json_t *all, const struct keel_template *t)
+{
+	keel_error_t err;
+	json_t *o;
+	size_t i;
+	if (!t) {
+		char *d = keel_template_json(all, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+		printf("%s\n", d ? d : "[]");
+		free(d);
+		return;
+	}
+	json_array_foreach (all, i, o) {
+		char *line;
+		if (keel_template_render(t, o, &line, &err) == 0) {
+			printf("%s\n", line);
+			free(line);
+		}
+	}
+}
+
 static int inspect_main(int argc, char **argv)
 {
 	const char *format = NULL;
 	const struct dflag flags[] = {
-		{"format", 'f', DF_STRING, &format, "Format the output using the given Go template"},
+		{"format", 'f', DF_STRING, &format,
+		 "Format output using a custom template: 'json' or 'TEMPLATE'"},
 		{0},
 	};
 	const struct dcmd cmd = {"image inspect", "[OPTIONS] IMAGE [IMAGE...]",
@@ -284,13 +392,18 @@ static int inspect_main(int argc, char **argv)
 				 1, -1};
 	struct dargs a;
 	struct keel_store *s;
+	struct keel_template *t;
 	cleanup_json json_t *all = json_array();
 	keel_error_t err;
 	int r = dflags_parse(&cmd, argc, argv, &a), status = 0;
 	if (r)
 		return r > 0 ? 0 : 125;
-	if (!(s = cli_store(&a)))
+	if ((r = cli_inspect_template(format, &t)))
+		return r;
+	if (!(s = cli_store(&a))) {
+		keel_template_free(t);
 		return 125;
+	}
 	keel_store_ensure_busybox(s, &err);
 	for (int i = 0; i < a.n; i++) {
 		struct keel_image *img = keel_image_get(s, a.pos[i], &err);
@@ -299,31 +412,12 @@ static int inspect_main(int argc, char **argv)
 			status = 1;
 			continue;
 		}
-		json_array_append_new(all, inspect_json(img));
+		json_array_append_new(all, cli_image_inspect_json(img));
 		keel_image_free(img);
 	}
 	keel_store_close(s);
-	if (format) {
-		struct keel_template *t = keel_template_parse(format, &err);
-		json_t *o;
-		size_t i;
-		if (!t) {
-			fprintf(stderr, "Error: %s\n", err.msg);
-			return 125;
-		}
-		json_array_foreach(all, i, o) {
-			char *line;
-			if (keel_template_render(t, o, &line, &err) == 0) {
-				printf("%s\n", line);
-				free(line);
-			}
-		}
-		keel_template_free(t);
-	} else {
-		char *d = json_dumps(all, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
-		printf("%s\n", d ? d : "[]");
-		free(d);
-	}
+	cli_inspect_print(all, t);
+	keel_template_free(t);
 	return status;
 }
 
@@ -367,12 +461,39 @@ static json_t *history_row(const char *id, json_t *h, int64_t size, bool human, 
 			 "Comment", json_string_value(json_object_get(h, "comment")) ?: "");
 }
 
+/* Docker names the history rows, newest first, by the image and then its parents (commit,
+ * build) as far as they are in the store; the rows below are "<missing>". Fills ids[0..n)
+ * with "sha256:..." (owned) and returns n. */
+static size_t history_ids(struct keel_store *s, const struct keel_image *img, char **ids,
+			  size_t max)
+{
+	struct keel_image *cur = NULL;
+	const char *id = img->id, *parent = img->parent;
+	size_t n = 0;
+	keel_error_t ignored;
+
+	while (n < max && (ids[n] = strdup(id))) {
+		n++;
+		if (!parent)
+			break;
+		keel_image_free(cur);
+		if (!(cur = keel_image_get(s, parent, &ignored)))
+			break;
+		id = cur->id;
+		parent = cur->parent;
+	}
+	keel_image_free(cur);
+	return n;
+}
+
 static int history_main(const char *name, int argc, char **argv)
 {
 	bool human = true, quiet = false, no_trunc = false;
 	const char *format = NULL;
 	const struct dflag flags[] = {
-		{"format", 0, DF_STRING, &format, "Pretty-print images using a Go template"},
+		{"format", 0, DF_STRING, &format,
+		 "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or "
+		 "'TEMPLATE'"},
 		{"human", 'H', DF_BOOL, &human, "Print sizes and dates in human readable format "
 						 "(default true)"},
 		{"no-trunc", 0, DF_BOOL, &no_trunc, "Don't truncate output"},
@@ -391,7 +512,8 @@ static int history_main(const char *name, int argc, char **argv)
 		"CreatedAt", "CREATED AT", "CreatedBy", "CREATED BY", "Size", "SIZE", "Comment",
 		"COMMENT");
 	json_t *hist, *h;
-	size_t li = 0, i;
+	char *ids[64];
+	size_t li = 0, i, n_ids;
 	int r = dflags_parse(&cmd, argc, argv, &a);
 	if (r)
 		return r > 0 ? 0 : 125;
@@ -399,6 +521,7 @@ static int history_main(const char *name, int argc, char **argv)
 		return 125;
 	keel_store_ensure_busybox(s, &err);
 	img = keel_image_get(s, a.pos[0], &err);
+	n_ids = img ? history_ids(s, img, ids, sizeof(ids) / sizeof(ids[0])) : 0;
 	keel_store_close(s);
 	if (!img)
 		return cli_fail(&err, true);
@@ -407,20 +530,22 @@ static int history_main(const char *name, int argc, char **argv)
 	json_array_foreach(hist, i, h) {
 		bool empty = json_is_true(json_object_get(h, "empty_layer"));
 		int64_t size = !empty && li < img->n_layers ? img->layer_sizes[li++] : 0;
+		size_t from_top = json_array_size(hist) - 1 - i;
 		char id[80];
-		if (i + 1 == json_array_size(hist))
+		if (from_top < n_ids)
 			snprintf(id, sizeof(id), "%.*s", no_trunc ? 71 : 12,
-				 no_trunc ? img->id : img->id + 7);
+				 no_trunc ? ids[from_top] : ids[from_top] + 7);
 		else
 			snprintf(id, sizeof(id), "<missing>");
 		json_array_insert_new(rows, 0, history_row(id, h, size, human, no_trunc));
 	}
 	keel_image_free(img);
-	if (quiet)
-		return print_rows("{{.ID}}", rows, titles);
-	return print_rows(format ? format
-				 : "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t"
-				   "{{.Comment}}",
+	for (i = 0; i < n_ids; i++)
+		free(ids[i]);
+	if (quiet && (!format || !strcmp(format, "table")))
+		return print_rows("{{.ID}}", NULL, rows, titles);
+	return print_rows(format,
+			  "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
 			  rows, titles);
 }
 

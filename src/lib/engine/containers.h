@@ -174,6 +174,11 @@ int keel_ctr_exec(struct keel_engine *e, const struct keel_ctr *c, const struct 
  * keeps it alive; closing the fd takes it down). For cp and export. */
 int keel_ctr_rootfs_fd(struct keel_engine *e, const struct keel_ctr *c, keel_error_t *err);
 
+/* For export: like keel_ctr_rootfs_fd, but for a running container only its root mount (a
+ * detached clone), as docker exports the container's layers: not /proc, /sys, /dev, nor the
+ * volumes and tmpfs mounted in it. */
+int keel_ctr_export_fd(struct keel_engine *e, const struct keel_ctr *c, keel_error_t *err);
+
 /* The image layer dirs top-most first (overlayfs' lowerdir order), for diff. strv. */
 char **keel_ctr_lowers(struct keel_engine *e, const struct keel_ctr *c, keel_error_t *err);
 

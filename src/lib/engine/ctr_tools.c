@@ -3,12 +3,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "engine/ctr_internal.h"
+#include "engine/diff.h"
 #include "image/image.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
@@ -45,6 +49,45 @@ int keel_ctr_rootfs_fd(struct keel_engine *e, const struct keel_ctr *c, keel_err
 		return -1;
 	}
 	return fd;
+}
+
+/* A detached clone of the running container's root mount alone: no /proc, /sys, /dev,
+ * volumes or tmpfs (they are other mounts). open_tree clones only mounts of the caller's own
+ * namespace, so the clone is made inside the container's and we come back at once. */
+static int live_root_clone(pid_t pid, keel_error_t *err)
+{
+	cleanup_close int ns = -1, self = -1, cwd = -1;
+	char path[64];
+	int fd, saved;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+	if ((ns = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    (self = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0 ||
+	    (cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return keel_err_sys(err, "opening the mount namespaces");
+	if (setns(ns, CLONE_NEWNS) < 0)
+		return keel_err_sys(err, "entering the container's mount namespace");
+	fd = (int)syscall(SYS_open_tree, AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	saved = errno;
+	/* setns put our root and cwd at the namespace's; both come back */
+	if (setns(self, CLONE_NEWNS) < 0 || fchdir(cwd) < 0) {
+		keel_err_sys(err, "returning to the host mount namespace");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	errno = saved;
+	return fd < 0 ? keel_err_sys(err, "cloning the container's root mount") : fd;
+}
+
+int keel_ctr_export_fd(struct keel_engine *e, const struct keel_ctr *c, keel_error_t *err)
+{
+	struct keel_ctr_status st;
+	if (keel_ctr_status(e, c, &st, err) < 0)
+		return -1;
+	if (st.pid > 0 && (st.state == KEEL_CTR_RUNNING || st.state == KEEL_CTR_PAUSED))
+		return live_root_clone(st.pid, err);
+	return keel_ctr_rootfs_fd(e, c, err);
 }
 
 char **keel_ctr_lowers(struct keel_engine *e, const struct keel_ctr *c, keel_error_t *err)
@@ -116,4 +159,23 @@ char *keel_ctr_commit(struct keel_engine *e, const struct keel_ctr *c, const cha
 		return NULL;
 	snprintf(upper, sizeof(upper), "%s/upper", dir);
 	return keel_image_commit(e->store, upper, c->image_id, cfg, comment, author, tag, err);
+}
+
+int keel_ctr_size(struct keel_engine *e, const struct keel_ctr *c, int64_t *rw, int64_t *rootfs,
+		  keel_error_t *err)
+{
+	cleanup_free char *dir = keel_ctr_dir(e, c->id);
+	struct keel_image *img;
+	keel_error_t ignored;
+	char upper[PATH_MAX];
+	if (!dir)
+		return keel_err(err, ENOMEM, "out of memory");
+	snprintf(upper, sizeof(upper), "%s/upper", dir);
+	if ((*rw = keel_diff_size(upper, err)) < 0)
+		return -1;
+	/* an image removed under the container (rmi -f) leaves just the upper dir */
+	img = keel_image_get(e->store, c->image_id, &ignored);
+	*rootfs = *rw + (img ? img->size : 0);
+	keel_image_free(img);
+	return 0;
 }

@@ -330,3 +330,66 @@ json_t *keel_diff_json(const char *upper, const char *const *lowers, keel_error_
 		return NULL;
 	return steal_pointer(&arr);
 }
+
+/* ---------- sizes ---------- */
+
+struct size_walk {
+	int64_t total;
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} * seen; /* inodes with more than one link, counted once */
+	size_t nseen;
+};
+
+static bool seen_before(struct size_walk *w, const struct stat *st)
+{
+	void *nv;
+	for (size_t i = 0; i < w->nseen; i++)
+		if (w->seen[i].dev == st->st_dev && w->seen[i].ino == st->st_ino)
+			return true;
+	if (!(nv = realloc(w->seen, (w->nseen + 1) * sizeof(*w->seen))))
+		return false;
+	w->seen = nv;
+	w->seen[w->nseen].dev = st->st_dev;
+	w->seen[w->nseen++].ino = st->st_ino;
+	return false;
+}
+
+static int size_dir(struct size_walk *w, int dirfd, keel_error_t *err)
+{
+	cleanup_dir DIR *d = fdopendir(dirfd);
+	struct dirent *de;
+	if (!d) {
+		close(dirfd);
+		return keel_err_sys(err, "reading a directory");
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+		int fd;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* gone meanwhile: the container is running */
+		if (!S_ISDIR(st.st_mode)) {
+			if (st.st_nlink < 2 || !seen_before(w, &st))
+				w->total += st.st_size;
+			continue;
+		}
+		fd = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 && size_dir(w, fd, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int64_t keel_diff_size(const char *dir, keel_error_t *err)
+{
+	struct size_walk w = { 0 };
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), r;
+	if (fd < 0)
+		return errno == ENOENT ? 0 : keel_err_sys(err, "opening %s", dir);
+	r = size_dir(&w, fd, err);
+	free(w.seen);
+	return r < 0 ? -1 : w.total;
+}

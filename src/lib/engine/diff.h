@@ -16,6 +16,8 @@
 #ifndef KEEL_DIFF_H
 #define KEEL_DIFF_H
 
+#include <stdint.h>
+
 #include <jansson.h>
 
 #include "util/error.h"
@@ -43,5 +45,19 @@ char keel_change_letter(enum keel_change_kind kind);
 /* The changes as the Engine API's JSON array [{"Path":"/x","Kind":1}, ...] (new reference),
  * or NULL + *err. */
 json_t *keel_diff_json(const char *upper, const char *const *lowers, keel_error_t *err);
+
+/* The bytes under dir as docker's directory.Size counts a container's SizeRw: the sizes of
+ * everything but directories (symlinks by their own size, whiteouts 0), a hard-linked inode
+ * once. Nothing is followed. A missing dir is 0. Returns the size, or -1 + *err. */
+int64_t keel_diff_size(const char *dir, keel_error_t *err);
+
+struct keel_engine;
+struct keel_ctr;
+
+/* A container's sizes as `ps -s` and `inspect -s` show them: *rw its upper dir
+ * (keel_diff_size), *rootfs that plus its image's size (docker's SizeRw / SizeRootFs).
+ * Implemented in ctr_tools.c. Returns 0, or -1 + *err. */
+int keel_ctr_size(struct keel_engine *e, const struct keel_ctr *c, int64_t *rw, int64_t *rootfs,
+		  keel_error_t *err);
 
 #endif

@@ -15,9 +15,9 @@
 
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/template.h"
 
 extern char **environ;
-
 
 void keel_top_free(struct keel_top *t)
 {
@@ -46,7 +46,7 @@ int keel_top_check_args(const char *ps_args, keel_error_t *err)
 			ve++;
 		if ((size_t)(eq - k) != 3 || strncmp(k, "pid", 3) != 0)
 			return keel_err_user(err, EINVAL, "specifying \"%.*s=%.*s\" is not allowed",
-					 (int)(eq - k), k, (int)(ve - v), v);
+					     (int)(eq - k), k, (int)(ve - v), v);
 	}
 	return 0;
 }
@@ -294,41 +294,30 @@ int keel_top_read_pids(const char *procs_path, pid_t **pids, size_t *npids, keel
 	return 0;
 }
 
-/* Display width as Go's tabwriter counts it: runes, not bytes. */
-static size_t text_width(const char *s)
+/* One line of cells for the table: joined by tabs (as docker's top writes them). */
+static int add_line(struct keel_table *tab, char *const *cells, size_t n)
 {
-	size_t w = 0;
-	for (; *s; s++)
-		w += ((unsigned char)*s & 0xc0) != 0x80;
-	return w;
+	cleanup_free char *line = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&line, &len);
+	if (!f)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s%s", i ? "\t" : "", cells[i]);
+	fclose(f);
+	return keel_table_add(tab, line);
 }
 
-static void print_line(char *const *cells, size_t n, const size_t *width, FILE *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		fputs(cells[i], out);
-		if (i + 1 < n)
-			fprintf(out, "%*s", (int)(width[i] - text_width(cells[i])), "");
-	}
-	fputc('\n', out);
-}
-
+/* docker's top: tabwriter.NewWriter(out, 20, 1, 3, ' ', 0) */
 void keel_top_print(const struct keel_top *t, FILE *out)
 {
-	cleanup_free size_t *width = calloc(t->ntitles + 1, sizeof(*width));
-	if (!width)
-		return;
-	for (size_t c = 0; c < t->ntitles; c++) {
-		width[c] = text_width(t->titles[c]) + 3;
-		for (size_t r = 0; r < t->nrows; r++)
-			if (text_width(t->rows[r][c]) + 3 > width[c])
-				width[c] = text_width(t->rows[r][c]) + 3;
-		if (width[c] < 20)
-			width[c] = 20;
-	}
-	print_line(t->titles, t->ntitles, width, out);
-	for (size_t r = 0; r < t->nrows; r++)
-		print_line(t->rows[r], t->ntitles, width, out);
+	struct keel_table *tab = keel_table_new_min(20);
+	bool ok = tab && add_line(tab, t->titles, t->ntitles) == 0;
+	for (size_t r = 0; ok && r < t->nrows; r++)
+		ok = add_line(tab, t->rows[r], t->ntitles) == 0;
+	if (ok)
+		keel_table_print(tab, out);
+	keel_table_free(tab);
 }
 
 json_t *keel_top_json(const struct keel_top *t)
