@@ -115,6 +115,19 @@ static void test_errors(void **state)
 		json_decref(ctx);
 		keel_template_free(t);
 	}
+	{
+		/* more words than a command may take: an error, not a stack overflow (fuzzer) */
+		struct keel_template *t = keel_template_parse(
+		    "{{.A 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 | join \",\"}}", &err);
+		json_t *ctx = json_loads("{\"A\":[1]}", 0, NULL);
+		char *out = NULL;
+		assert_non_null(t);
+		assert_int_equal(keel_template_render(t, ctx, &out, &err), -1);
+		assert_null(out);
+		assert_non_null(strstr(err.msg, "too many arguments"));
+		json_decref(ctx);
+		keel_template_free(t);
+	}
 }
 
 static void test_table(void **state)

@@ -825,6 +825,13 @@ static json_t *eval_pipe(const struct pipeline *pl, const struct scope *sc, keel
 		const struct cmd *c = &pl->v[k];
 		json_t *args[17] = { 0 }, *out;
 		size_t n = 0;
+		/* the command's words and the piped value must fit (found by fuzz_template) */
+		if (c->n + 1 > sizeof(args) / sizeof(args[0])) {
+			keel_err(err, E2BIG, "template: too many arguments (at most %zu)",
+				 sizeof(args) / sizeof(args[0]) - 1);
+			*failed = true;
+			break;
+		}
 		if (c->v[0].kind != A_FUNC) {
 			json_decref(prev);
 			prev = eval_arg(&c->v[0], sc);
