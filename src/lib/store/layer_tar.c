@@ -84,13 +84,17 @@ static int put_header(struct walk *w, struct archive_entry *e, const char *path)
 	return 0;
 }
 
+/* As Docker's pkg/archive writes them: a whiteout is an empty 0600 file owned like the
+ * overlay whiteout device; the opaque marker takes its directory's permissions and owner. */
 static int put_whiteout(struct walk *w, const char *path, const struct stat *st)
 {
 	struct archive_entry *e = archive_entry_new();
 	int ret;
 	archive_entry_set_pathname(e, path);
 	archive_entry_set_filetype(e, AE_IFREG);
-	archive_entry_set_perm(e, 0);
+	archive_entry_set_perm(e, S_ISDIR(st->st_mode) ? st->st_mode & 0777 : 0600);
+	archive_entry_set_uid(e, st->st_uid);
+	archive_entry_set_gid(e, st->st_gid);
 	archive_entry_set_size(e, 0);
 	archive_entry_set_mtime(e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
 	ret = put_header(w, e, path);
