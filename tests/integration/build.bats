@@ -14,7 +14,7 @@ setup_file() {
 }
 
 setup() { :; }
-teardown() { :; }
+teardown() { http_stop; }
 teardown_file() { :; }
 
 k() {
@@ -209,4 +209,64 @@ assert_clean() {
 	assert_eq "$(cfg fromtar Labels.a)" '"b"'
 	run k run --rm fromtar cat /x
 	assert_eq "$output" "x"
+}
+
+# http_serve DIR: a python http.server on 127.0.0.1 (any free port) serving DIR; sets
+# HTTP_PID and HTTP_PORT. Stopped by pid in the test (http_stop), never by name.
+http_serve() {
+	python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$1" \
+		>"$BATS_TEST_TMPDIR/http.log" 2>&1 3>&- &
+	HTTP_PID=$!
+	local i
+	for ((i = 0; i < 100; i++)); do
+		grep -q 'Serving HTTP' "$BATS_TEST_TMPDIR/http.log" && break
+		sleep 0.1
+	done
+	HTTP_PORT=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$BATS_TEST_TMPDIR/http.log" | head -1)
+	[[ -n $HTTP_PORT ]] || fail "http.server did not start: $(cat "$BATS_TEST_TMPDIR/http.log")"
+}
+
+http_stop() {
+	if [[ -n ${HTTP_PID:-} ]]; then
+		kill "$HTTP_PID" 2>/dev/null || true
+		wait "$HTTP_PID" 2>/dev/null || true
+	fi
+	HTTP_PID=
+}
+
+@test "build: remote ADD: 0600, Last-Modified mtime, not unpacked, --checksum checked" {
+	grep -q exec_fetch_url "$REPO/src/lib/build/exec_build.c" ||
+		skip "remote ADD: exec_build.c does not call exec_fetch_url yet"
+	srv=$BATS_TEST_TMPDIR/srv ctx=$BATS_TEST_TMPDIR/ctx
+	mkdir -p "$srv/d" "$ctx"
+	echo remote >"$srv/f.txt"
+	touch -d '2020-01-02 03:04:05 UTC' "$srv/f.txt"
+	tar -C "$srv" -cf "$srv/a.tar" f.txt
+	sum=$(sha256sum "$srv/f.txt" | cut -d' ' -f1)
+	http_serve "$srv"
+	cat >"$ctx/Dockerfile" <<-EOF
+		FROM busybox
+		ADD http://127.0.0.1:$HTTP_PORT/f.txt /remote.txt
+		ADD --chown=1:2 --checksum=sha256:$sum http://127.0.0.1:$HTTP_PORT/f.txt?v=1 /dir/
+		ADD http://127.0.0.1:$HTTP_PORT/a.tar /tars/
+	EOF
+	run k build -t remote "$ctx"
+	assert_status 0
+	run k run --rm remote stat -c '%a %u:%g %Y %n' /remote.txt /dir/f.txt /tars/a.tar
+	assert_eq "$output" "$(printf '600 0:0 1577934245 /remote.txt\n600 1:2 1577934245 /dir/f.txt\n600 0:0 %s /tars/a.tar' "$(stat -c %Y "$srv/a.tar")")"
+	run k run --rm remote cat /dir/f.txt
+	assert_eq "$output" "remote"
+	# a wrong checksum, a 404: the build fails on that line, nothing tagged
+	printf 'FROM busybox\nADD --checksum=sha256:%064d http://127.0.0.1:%s/f.txt /x\n' 0 "$HTTP_PORT" >"$ctx/Dockerfile"
+	run --separate-stderr k build -t badsum "$ctx"
+	assert_status 1
+	assert_match "$stderr" "^Dockerfile:2: .*checksum mismatch: expected sha256:0{64}, got sha256:$sum"
+	printf 'FROM busybox\nADD http://127.0.0.1:%s/nothere /x\n' "$HTTP_PORT" >"$ctx/Dockerfile"
+	run --separate-stderr k build -t notfound "$ctx"
+	http_stop
+	assert_status 1
+	assert_match "$stderr" "^Dockerfile:2: .*404"
+	run k image inspect badsum
+	assert_status 1
+	assert_clean
 }

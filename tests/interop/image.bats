@@ -9,7 +9,6 @@
 bats_require_minimum_version 1.5.0
 load lib
 
-: "${DOCKER_CLI:=$(command -v /usr/bin/docker || command -v docker)}"
 : "${KEEL:=$REPO/build/keel}"
 
 d()
@@ -42,21 +41,7 @@ setup_file()
 	T=$(interop_tmpdir img)
 	export T
 	cgroup_snapshot "$T/cgroups.before"
-	printf '{"deprecated-key-path": "%s"}\n' "$T/key.json" >"$T/daemon.json"
-	local driver
-	for driver in overlay2 vfs; do
-		in_private_run dockerd --config-file "$T/daemon.json" --data-root "$T/data" \
-			--exec-root "$T/exec" --pidfile "$T/d.pid" -H "unix://$T/d.sock" \
-			--bridge=none --iptables=false --ip6tables=false --ip-masq=false \
-			--storage-driver="$driver" >"$T/dockerd.log" 2>&1 3>&- &
-		echo $! >"$T/dockerd.pid"
-		if wait_for 300 d version; then
-			break
-		fi
-		echo "# dockerd with $driver failed:" >&3
-		tail -5 "$T/dockerd.log" >&3
-		kill_wait "$(cat "$T/dockerd.pid")"
-	done
+	dockerd_start "$T"
 	d version >/dev/null
 	make_image "$T/busybox.tar" docker
 	d load -i "$T/busybox.tar" >&2
@@ -67,11 +52,7 @@ setup_file()
 teardown_file()
 {
 	[ -n "${T:-}" ] || return 0
-	local ids
-	ids=$(d ps -aq 2>/dev/null)
-	[ -z "$ids" ] || d rm -f $ids >/dev/null 2>&1 || true
-	kill_wait "$(cat "$T/dockerd.pid" 2>/dev/null)" 30
-	kill_leftovers "$T"
+	dockerd_stop "$T"
 	cgroup_cleanup "$T/cgroups.before"
 	cleanup_tmpdir "$T"
 }

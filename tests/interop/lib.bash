@@ -79,6 +79,51 @@ private_ns_create()
 			keel-interop-varlib /var/lib' sh "$d"
 }
 
+# Debian's 20.10 docker CLI, not whatever newer `docker` comes first in PATH.
+: "${DOCKER_CLI:=$(command -v /usr/bin/docker || command -v docker)}"
+export DOCKER_CLI
+
+# dockerd_start DIR [DOCKERD_ARGS...]: a private dockerd 20.10 (with its own managed
+# containerd) under DIR: data and exec roots, socket DIR/d.sock, trust key, pid in
+# DIR/dockerd.pid, log in DIR/dockerd.log. It runs in a private mount namespace with its own
+# /run (it hard-codes /run/docker/plugins, and its containerd's shims /run/containerd/s), no
+# bridge and no iptables. overlay2 first, vfs when the kernel refuses overlay2 here (the
+# failure is shown on fd 3). Undo with dockerd_stop.
+dockerd_start()
+{
+	local dir=$1 driver
+	shift
+	# deprecated-key-path: else dockerd writes /etc/docker/key.json.
+	printf '{"deprecated-key-path": "%s"}\n' "$dir/key.json" >"$dir/daemon.json"
+	for driver in overlay2 vfs; do
+		in_private_run dockerd --config-file "$dir/daemon.json" --data-root "$dir/data" \
+			--exec-root "$dir/exec" --pidfile "$dir/d.pid" -H "unix://$dir/d.sock" \
+			--bridge=none --iptables=false --ip6tables=false --ip-masq=false \
+			--storage-driver="$driver" "$@" >"$dir/dockerd.log" 2>&1 3>&- &
+		echo $! >"$dir/dockerd.pid"
+		if wait_for 300 tmo "$DOCKER_CLI" -H "unix://$dir/d.sock" version; then
+			return 0
+		fi
+		echo "# dockerd with $driver failed:" >&3
+		tail -5 "$dir/dockerd.log" >&3
+		kill_wait "$(cat "$dir/dockerd.pid")"
+	done
+	return 1
+}
+
+# dockerd_stop DIR: remove every container of the dockerd dockerd_start DIR started, then
+# stop it (it stops its managed containerd on the way out) and kill what it left behind.
+# The caller still owns DIR (cgroup_cleanup, cleanup_tmpdir).
+dockerd_stop()
+{
+	local dir=$1 ids
+	[ -f "$dir/dockerd.pid" ] || return 0
+	ids=$(tmo "$DOCKER_CLI" -H "unix://$dir/d.sock" ps -aq 2>/dev/null)
+	[ -z "$ids" ] || tmo "$DOCKER_CLI" -H "unix://$dir/d.sock" rm -f $ids >/dev/null 2>&1 || true
+	kill_wait "$(cat "$dir/dockerd.pid" 2>/dev/null)" 30
+	kill_leftovers "$dir"
+}
+
 # wait_for COUNT CMD...: retry CMD every 0.1 s up to COUNT times.
 wait_for()
 {
@@ -143,15 +188,17 @@ cgroup_snapshot()
 	find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort >"$1"
 }
 
-# cgroup_cleanup FILE: rmdir the cgroups created since cgroup_snapshot FILE, deepest first;
-# rmdir only removes empty ones, so nothing still in use is touched. Prints what it removed
-# (a runtime that forgets its cgroups shows up here).
+# cgroup_cleanup FILE [REGEX]: rmdir the cgroups created since cgroup_snapshot FILE (only
+# those matching REGEX, e.g. '/(docker|libpod_parent)(/|$)' for what the peers make, so a
+# benchmark beside other work leaves others' cgroups alone), deepest first; rmdir only removes
+# empty ones, so nothing still in use is touched. Prints what it removed (a runtime that
+# forgets its cgroups shows up here).
 cgroup_cleanup()
 {
 	local d
 	[ -f "$1" ] || return 0
-	find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort | comm -13 "$1" - | sort -r |
-		while read -r d; do
+	find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort | comm -13 "$1" - |
+		grep -E "${2:-.}" | sort -r | while read -r d; do
 			rmdir "$d" 2>/dev/null && echo "# removed leftover cgroup $d" >&2
 		done
 	return 0

@@ -388,6 +388,23 @@ static void test_eval_errors(void **state)
 			    "Dockerfile:2: invalid --chmod=: an octal mode is needed (e.g. 0755)");
 }
 
+/* The "|N K=V" history args are sorted as Docker's prependEnvOnCmd sorts them. */
+static void test_history_args_sorted(void **state)
+{
+	keel_error_t err = { 0 };
+	struct keel_dockerfile *df = parse("FROM a\nARG Z=1\nARG A=2\nARG M\nRUN x\n", &err);
+	struct keel_df_eval_opts o = { 0 };
+	struct keel_df_stage_eval ev = { 0 };
+	(void)state;
+	assert_non_null(df);
+	assert_int_equal(keel_df_eval_stage(df, 0, &o, &ev, &err), 0);
+	assert_string_equal(ev.steps[4].build_args[0], "A=2");
+	assert_string_equal(ev.steps[4].build_args[1], "Z=1");
+	assert_null(ev.steps[4].build_args[2]);
+	keel_df_stage_eval_free(&ev);
+	keel_dockerfile_free(df);
+}
+
 static void test_arg_scoping(void **state)
 {
 	keel_error_t err = { 0 };
@@ -406,10 +423,11 @@ static void test_arg_scoping(void **state)
 	/* before "ARG G": nothing in scope; no_proxy in RUN's env but not in the history */
 	assert_null(ev.steps[1].build_args[0]);
 	assert_string_equal(ev.steps[1].env[0], "no_proxy=x");
-	/* after: G from the build arg, S overridden, T from S's value at the time */
+	/* after: G from the build arg, T from S's value at the time; S is left out of the
+	 * history args because ENV S shadows it (Docker's FilterAllowed) */
 	assert_string_equal(ev.steps[6].build_args[0], "G=cli");
-	assert_string_equal(ev.steps[6].build_args[1], "S=cli-s");
-	assert_string_equal(ev.steps[6].build_args[2], "T=cli-st");
+	assert_string_equal(ev.steps[6].build_args[1], "T=cli-st");
+	assert_null(ev.steps[6].build_args[2]);
 	/* ENV S wins in RUN's environment */
 	{
 		bool found = false;
@@ -497,7 +515,8 @@ int main(void)
 		cmocka_unit_test(test_structure),    cmocka_unit_test(test_directives),
 		cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_forms),
 		cmocka_unit_test(test_shellword),    cmocka_unit_test(test_eval_errors),
-		cmocka_unit_test(test_arg_scoping),  cmocka_unit_test(test_base_env_workdir),
+		cmocka_unit_test(test_arg_scoping),  cmocka_unit_test(test_history_args_sorted),
+		cmocka_unit_test(test_base_env_workdir),
 		cmocka_unit_test(test_graph),	     cmocka_unit_test(test_corpus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,7 +14,7 @@
 
 struct build_cli {
 	struct dlist tags, build_args, labels;
-	const char *file, *target, *iidfile;
+	const char *file, *target, *iidfile, *progress;
 	bool no_cache, quiet;
 };
 
@@ -40,6 +40,26 @@ static ssize_t read_dockerfile(const struct build_cli *c, const char *ctxdir,
 	return keel_read_file(path, text, err);
 }
 
+/* --progress: docker buildx's names (auto, plain, tty). */
+static int progress_mode(const char *v, enum keel_progress_mode *m)
+{
+	static const struct {
+		const char *name;
+		enum keel_progress_mode mode;
+	} modes[] = {
+		{"auto", KEEL_PROGRESS_AUTO},
+		{"plain", KEEL_PROGRESS_PLAIN},
+		{"tty", KEEL_PROGRESS_TTY},
+	};
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (!v || !strcmp(v, modes[i].name)) {
+			*m = v ? modes[i].mode : KEEL_PROGRESS_AUTO;
+			return 0;
+		}
+	fprintf(stderr, "invalid --progress value %s: auto, plain or tty\n", v);
+	return -1;
+}
+
 static int run(struct build_cli *c, const char *context)
 {
 	struct keel_build_context *ctx = NULL;
@@ -47,8 +67,11 @@ static int run(struct build_cli *c, const char *context)
 	cleanup_free char *text = NULL, *id = NULL;
 	const char *ctxdir = strcmp(context, "-") ? context : NULL;
 	keel_error_t err = {0};
+	enum keel_progress_mode mode;
 	ssize_t len;
 	int ret = 1;
+	if (progress_mode(c->progress, &mode) < 0)
+		return 125;
 	ctx = ctxdir ? keel_build_context_open_dir(ctxdir, &err)
 		     : keel_build_context_open_tar(STDIN_FILENO, NULL, &err);
 	if (!ctx)
@@ -68,6 +91,7 @@ static int run(struct build_cli *c, const char *context)
 		.target = c->target,
 		.no_cache = c->no_cache,
 		.out = c->quiet ? NULL : stdout,
+		.progress = mode,
 	};
 	if (keel_build(e, &o, &id, &err) < 0)
 		goto out;
@@ -105,6 +129,8 @@ int keel_cli_build(int argc, char **argv)
 		{"quiet", 'q', DF_BOOL, &c.quiet,
 		 "Suppress the build output and print image ID on success"},
 		{"iidfile", 0, DF_STRING, &c.iidfile, "Write the image ID to the file"},
+		{"progress", 0, DF_STRING, &c.progress,
+		 "Set type of progress output (auto, plain, tty): a live display on a terminal"},
 		{0},
 	};
 	const struct dcmd cmd = {"build", "[OPTIONS] PATH | -", "Build an image from a Dockerfile",

@@ -1,6 +1,4 @@
 /* The build context (see context.h): walk, .dockerignore, checksums, source resolution. */
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +13,7 @@
 
 #include "build/context.h"
 #include "build/strbuf.h"
+#include "store/libarchive.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 

@@ -167,11 +167,32 @@ static int copy_flags(struct keel_df_step *st, const struct keel_dockerfile *df,
 	return 0;
 }
 
+static int cmp_arg_index(const void *a, const void *b, void *args)
+{
+	char *const *v = args;
+	return strcmp(v[*(const size_t *)a], v[*(const size_t *)b]);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static int copy_args(struct keel_df_step *st, const struct keel_dockerfile *df,
 		     const struct keel_env *env, int mode, keel_error_t *err)
 {
 	const struct keel_df_instr *in = st->instr;
-	for (size_t i = 0; i < in->nargs; i++) {
+	cleanup_free size_t *order = calloc(in->nargs + 1, sizeof(size_t));
+	if (!order)
+		return keel_err(err, ENOMEM, "expanding");
+	for (size_t i = 0; i < in->nargs; i++)
+		order[i] = i;
+	/* Docker's EXPOSE sorts its words as written (sort.Strings before expansion), and
+	 * the history shows that order: "EXPOSE $P 80" with P=8080 is "EXPOSE 8080 80". */
+	if (mode == 2)
+		qsort_r(order, in->nargs, sizeof(order[0]), cmp_arg_index, in->args);
+	for (size_t j = 0; j < in->nargs; j++) {
+		size_t i = order[j];
 		char *w = NULL;
 		if (mode == 2) { /* split into words: EXPOSE */
 			char **ws = NULL;
@@ -325,6 +346,18 @@ static int step_env(struct keel_df_step *st, const struct scope *s, char *const 
 	}
 	if (r == 0)
 		r = keel_env_copy(&hist, &s->args, err);
+	/* Docker's legacy builder (BuildArgs.FilterAllowed, prependEnvOnCmd): an ARG that
+	 * an ENV of the same name shadows is left out, and the rest are sorted as "K=V". */
+	for (size_t i = 0; r == 0 && i < s->env.n; i++) {
+		const char *e = s->env.vars[i], *eq = strchr(e, '=');
+		char *k = strndup(e, eq ? (size_t)(eq - e) : strlen(e));
+		if (!k)
+			r = keel_err(err, ENOMEM, "expanding");
+		else
+			keel_env_unset(&hist, k), free(k);
+	}
+	if (r == 0 && hist.n)
+		qsort(hist.vars, hist.n, sizeof(char *), cmp_str);
 	if (r == 0 && !run.vars)
 		r = keel_env_set(&run, "", "", err), keel_env_unset(&run, "");
 	if (r == 0 && !hist.vars)

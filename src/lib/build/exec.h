@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "build/context.h"
+#include "build/progress.h"
 #include "engine/containers.h"
 #include "util/error.h"
 
@@ -26,6 +27,7 @@ struct keel_build_opts {
 	const char *target;	 /* stage name or NULL for the last */
 	bool no_cache;
 	FILE *out; /* progress ("Step 1/3 : ...") and RUN output; NULL: quiet */
+	enum keel_progress_mode progress; /* how out shows it: AUTO = live display on a tty */
 };
 
 /* Builds; *out_id gets the final image id ("sha256:...", caller frees). Errors are one line

@@ -1,13 +1,20 @@
 /* The build driver: the needed stages in dependency order, one image per instruction
- * (Docker's legacy builder), the step cache, the progress lines. */
+ * (Docker's legacy builder), the step cache, the progress reports. Stages that do not
+ * depend on each other are built at the same time, each in a worker process (see
+ * build_workers). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "build/exec_internal.h"
@@ -17,6 +24,27 @@
 #include "store/imagedb.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+
+/* The driver's state around struct builder (exec_internal.h, which the step files share):
+ * b comes first, so the struct builder * the step code passes around converts back. Every
+ * struct builder is made by keel_build as part of a driver. */
+struct driver {
+	struct builder b;
+	struct keel_progress *p; /* NULL: quiet */
+	size_t stage;		 /* the stage being built by this process */
+	const struct keel_df_graph *g;
+	size_t *first_step; /* per stage: its FROM's step number in the sequential order */
+};
+
+static struct driver *drv(const struct builder *b)
+{
+	return (struct driver *)b;
+}
+
+/* A worker asked to stop (another stage failed): it does at the next step, and its watcher
+ * thread (woken through cancel_fd) kills the RUN container it waits for. */
+static volatile sig_atomic_t cancelled;
+static int cancel_fd = -1;
 
 static const char *short_id(const char *id)
 {
@@ -161,6 +189,7 @@ struct copy_plan {
 	char *dest;	  /* absolute */
 	bool dest_dir;
 	int heredoc;	  /* >= 0: the COPY <<EOF body to write */
+	struct exec_remote remote; /* ADD https://...: the download (path NULL otherwise) */
 };
 
 static void plan_free(struct copy_plan *p)
@@ -169,6 +198,7 @@ static void plan_free(struct copy_plan *p)
 	free(p->from);
 	free(p->dest);
 	exec_image_clear(&p->from_im);
+	exec_remote_clear(&p->remote);
 }
 
 static int plan_sources(struct step_run *r, struct copy_plan *p, struct strbuf *key,
@@ -189,6 +219,18 @@ static int plan_sources(struct step_run *r, struct copy_plan *p, struct strbuf *
 				sb_add(key, st->heredocs[h]);
 				return 0;
 			}
+	}
+	if (st->instr->kind == KEEL_DF_ADD && nsrc == 1 && exec_is_url(st->args[0])) {
+		const char *sum = NULL;
+		for (size_t i = 0; i < st->nflags; i++)
+			if (!strcmp(st->flags[i].name, "checksum"))
+				sum = st->flags[i].value;
+		/* downloaded now: its content is the cache key, as in Docker */
+		if (exec_fetch_url(r->b->tmp, st->args[0], sum, &p->remote, err) < 0)
+			return -1;
+		memcpy(p->digest, p->remote.digest, sizeof(p->digest));
+		sb_add(key, p->digest);
+		return 0;
 	}
 	if (from) {
 		int k = keel_df_stage_find(r->b->df, from);
@@ -246,11 +288,22 @@ static int plan_copy(struct step_run *r, struct copy_plan *p, char **created_by,
 	}
 	sb_add(&cm, keel_df_kind_name(st->instr->kind));
 	sb_addc(&cm, ' ');
+	/* Docker's legacy builder glues --chown to the source: "ADD --chown=1:1file:<hex>" */
+	for (size_t i = 0; i < st->nflags; i++)
+		if (!strcmp(st->flags[i].name, "chown") && st->flags[i].value)
+			sb_add(&cm, "--chown="), sb_add(&cm, st->flags[i].value);
 	if (p->heredoc >= 0) {
 		sb_add(&cm, "heredoc");
+	} else if (p->remote.path) {
+		/* Docker writes a remote source's hash bare: "ADD <hex> in /dest " */
+		sb_add(&cm, keel_digest_hex(p->digest));
 	} else if (p->from) {
-		sb_add(&cm, "from ");
-		sb_add(&cm, p->from);
+		/* Docker names the source by its own content hash; keel's stands in for it */
+		char d[KEEL_DIGEST_SIZE];
+		keel_sha256_digest(key.s, key.len, d);
+		sb_add(&cm, p->n == 1 ? exec_image_path_kind(&p->from_im, p->srcs[0]) : "multi");
+		sb_addc(&cm, ':');
+		sb_add(&cm, keel_digest_hex(d));
 	} else {
 		sb_add(&cm, what);
 		sb_addc(&cm, ':');
@@ -311,6 +364,8 @@ static int exec_step_copy(struct step_run *r, struct copy_plan *p, const char *c
 		goto out;
 	if (p->heredoc >= 0) {
 		ret = write_heredoc(&c, r, p->heredoc, err);
+	} else if (p->remote.path) {
+		ret = exec_add_remote(&c, &p->remote, err);
 	} else {
 		ret = 0;
 		for (size_t i = 0; ret == 0 && i < p->n; i++) {
@@ -355,8 +410,7 @@ static int try_cache(struct step_run *r, const char *created_by, const char *ext
 		return 0;
 	if (exec_image_load(r->b->s, id, r->im, &e) < 0)
 		return 0; /* pruned since: build it again */
-	if (r->b->out)
-		fprintf(r->b->out, " ---> Using cache\n");
+	keel_progress_cached(drv(r->b)->p, drv(r->b)->stage);
 	return 1;
 }
 
@@ -505,9 +559,8 @@ static int build_stage(struct builder *b, const struct keel_df_graph *g, size_t 
 						 .build_args = b->o->build_args}, &ev, err) < 0)
 		goto out;
 	b->step++;
-	if (b->out)
-		fprintf(b->out, "Step %zu/%zu : %s\n", b->step, b->nsteps,
-			b->df->instrs[stg->first].original);
+	keel_progress_step(drv(b)->p, index, b->step, b->nsteps,
+			   b->df->instrs[stg->first].original);
 	if (g->deps[index].base_stage >= 0)
 		ret = exec_image_load(b->s, b->stage_ids[g->deps[index].base_stage], &im, err);
 	else if (!strcmp(ev.base, "scratch"))
@@ -518,6 +571,8 @@ static int build_stage(struct builder *b, const struct keel_df_graph *g, size_t 
 		at_line(err, b, &b->df->instrs[stg->first]);
 		goto out;
 	}
+	/* a stage starts without a maintainer: the base's author is not the child's */
+	json_object_del(im.cfg, "author");
 	print_id(b, &im);
 	if ((ret = run_triggers(b, &im, err)) < 0 ||
 	    (ret = eval_with_base(b, index, &im, &ev, err)) < 0) {
@@ -526,10 +581,13 @@ static int build_stage(struct builder *b, const struct keel_df_graph *g, size_t 
 	}
 	for (size_t i = 1; i < ev.nsteps; i++) {
 		struct step_run r = {.b = b, .st = &ev.steps[i], .im = &im, .cmd_set = cmd_set};
+		if (cancelled) {
+			ret = keel_err_user(err, ECANCELED, "cancelled: another stage failed");
+			goto out;
+		}
 		b->step++;
-		if (b->out)
-			fprintf(b->out, "Step %zu/%zu : %s\n", b->step, b->nsteps,
-				ev.steps[i].instr->original);
+		keel_progress_step(drv(b)->p, index, b->step, b->nsteps,
+				   ev.steps[i].instr->original);
 		if ((ret = do_step(&r, err)) < 0) {
 			at_line(err, b, ev.steps[i].instr);
 			goto out;
@@ -571,8 +629,7 @@ static int apply_labels(struct builder *b, char **id, keel_error_t *err)
 		sb_addc(&cm, ' '), sb_add(&cm, *l);
 	}
 	b->step++;
-	if (b->out)
-		fprintf(b->out, "Step %zu/%zu : %s\n", b->step, b->nsteps, cm.s);
+	keel_progress_step(drv(b)->p, drv(b)->stage, b->step, b->nsteps, cm.s ? cm.s : "LABEL");
 	created_by = exec_nop(&im, cm.s, false);
 	ret = exec_image_commit(b->s, &im, NULL, created_by, err);
 	sb_free(&cm);
@@ -585,43 +642,386 @@ static int apply_labels(struct builder *b, char **id, keel_error_t *err)
 	return ret;
 }
 
-static int build_all(struct builder *b, char **out_id, keel_error_t *err)
+/* ---- stages in worker processes ---- */
+
+/* What a worker leaves for the parent, in memory they share. */
+struct worker_result {
+	int state; /* 0: nothing (the worker died), 1: built, 2: failed */
+	keel_error_t err;
+	char id[96];
+};
+
+struct worker {
+	pid_t pid;
+	int fd; /* its progress frames; the end of the pipe means it exited */
+	size_t stage;
+	struct worker_result *res;
+};
+
+enum { PENDING, RUNNING, BUILT, FAILED };
+
+static void on_cancel(int sig)
 {
+	int saved = errno;
+	(void)sig;
+	cancelled = 1;
+	if (cancel_fd >= 0 && write(cancel_fd, "x", 1) < 0) {
+		/* a second SIGTERM: the watcher was woken already */
+	}
+	errno = saved;
+}
+
+/* A worker's output stream: to the progress forwarder, and it notes the RUN container
+ * exec_run.c announces (" ---> Running in <12 hex>", one write, before the container starts)
+ * so that a cancel can kill it instead of waiting for a long RUN to end. */
+struct watch {
+	struct driver *d;
+	pthread_mutex_t lock;
+	char ctr[13];
+	int fd; /* read end of cancel_fd's pipe */
+};
+
+static ssize_t watch_write(void *cookie, const char *buf, size_t len)
+{
+	static const char ann[] = " ---> Running in ";
+	struct watch *w = cookie;
+	size_t n = sizeof(ann) - 1;
+	if (len == n + 13 && !memcmp(buf, ann, n) && buf[n + 12] == '\n' &&
+	    strspn(buf + n, "0123456789abcdef") == 12) {
+		pthread_mutex_lock(&w->lock);
+		memcpy(w->ctr, buf + n, 12);
+		w->ctr[12] = '\0';
+		pthread_mutex_unlock(&w->lock);
+	}
+	keel_progress_text(w->d->p, w->d->stage, buf, len);
+	return (ssize_t)len;
+}
+
+/* The watcher thread: once cancelled, SIGKILL every container the worker announces, until the
+ * worker exits (a container announced but not started yet cannot be killed: try again 50 ms
+ * later). A store connection of its own: it must not share the main thread's. The RUN then
+ * fails with 137, and the main thread removes its container as after any failed RUN. */
+static void *watch_main(void *arg)
+{
+	struct watch *w = arg;
+	struct keel_engine *e = NULL;
+	keel_error_t err;
+	char id[13], killed[13] = "", x;
+	while (read(w->fd, &x, 1) < 0 && errno == EINTR)
+		;
+	for (;; usleep(50000)) {
+		struct keel_ctr *c;
+		pthread_mutex_lock(&w->lock);
+		memcpy(id, w->ctr, sizeof(id));
+		pthread_mutex_unlock(&w->lock);
+		if (!id[0] || !strcmp(id, killed))
+			continue;
+		if (!e && !(e = keel_engine_open(w->d->b.e->root, w->d->b.e->run_root, &err)))
+			return NULL;
+		if (!(c = keel_ctr_get(e, id, &err)))
+			continue;
+		if (keel_ctr_kill(e, c, SIGKILL, &err) == 0)
+			memcpy(killed, id, sizeof(killed));
+		keel_ctr_free(c);
+	}
+	return NULL;
+}
+
+/* Sets up the worker's output stream and cancel watcher; NULL out on failure (the build
+ * goes on, a cancel then waits for the running step). */
+static FILE *watch_start(struct driver *d, struct watch *w)
+{
+	cookie_io_functions_t io = {.write = watch_write};
+	int pfd[2];
+	pthread_t t;
+	FILE *f;
+	*w = (struct watch){.d = d, .fd = -1};
+	pthread_mutex_init(&w->lock, NULL);
+	if (!(f = fopencookie(w, "w", io)))
+		return NULL;
+	setvbuf(f, NULL, _IONBF, 0);
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return f;
+	w->fd = pfd[0];
+	cancel_fd = pfd[1];
+	if (pthread_create(&t, NULL, watch_main, w) == 0)
+		pthread_detach(t);
+	return f;
+}
+
+/* The child: a store connection of its own (an SQLite connection must not cross fork(); the
+ * parent closed its own before forking), its reports as frames on fd. */
+static int worker_main(struct driver *d, size_t stage, int fd, struct worker_result *res)
+{
+	struct sigaction sa = {.sa_handler = on_cancel, .sa_flags = SA_RESTART};
+	static struct watch w; /* outlives this frame: the watcher thread may run until _exit */
+	struct keel_engine *e;
+	keel_error_t err = {0};
+	int ret = -1;
+	signal(SIGPIPE, SIG_IGN); /* a parent gone: the frames are lost, the build goes on */
+	e = keel_engine_open(d->b.e->root, d->b.e->run_root, &err);
+	if (e) {
+		d->b.e = e;
+		d->b.s = e->store;
+		d->p = d->p ? keel_progress_forward(fd, &err) : NULL;
+		d->stage = stage;
+		d->b.step = d->first_step[stage] - 1;
+		d->b.out = watch_start(d, &w);
+		sigaction(SIGTERM, &sa, NULL);
+		ret = build_stage(&d->b, d->g, stage, &err);
+	}
+	if (ret == 0) {
+		snprintf(res->id, sizeof(res->id), "%s", d->b.stage_ids[stage]);
+		res->state = 1;
+	} else {
+		res->err = err;
+		res->state = 2;
+	}
+	keel_progress_free(d->p);
+	/* e stays open: the watcher thread may still use its names, and the process ends now
+	 * (_exit: an SQLite connection needs no close to leave its database consistent) */
+	return ret == 0 ? 0 : 1;
+}
+
+static int start_worker(struct driver *d, size_t stage, struct worker *w, keel_error_t *err)
+{
+	int pfd[2];
+	w->stage = stage;
+	w->res = mmap(NULL, sizeof(*w->res), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		      -1, 0);
+	if (w->res == MAP_FAILED)
+		return keel_err_sys(err, "build: mmap");
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		munmap(w->res, sizeof(*w->res));
+		return keel_err_sys(err, "build: pipe");
+	}
+	if (d->b.o->out)
+		fflush(d->b.o->out); /* nothing buffered may be written twice */
+	w->pid = fork();
+	if (w->pid == 0) {
+		close(pfd[0]);
+		_exit(worker_main(d, stage, pfd[1], w->res));
+	}
+	close(pfd[1]);
+	if (w->pid < 0) {
+		close(pfd[0]);
+		munmap(w->res, sizeof(*w->res));
+		return keel_err_sys(err, "build: fork");
+	}
+	w->fd = pfd[0];
+	return 0;
+}
+
+/* The worker's pipe ended (or broke): reap it, take its result. */
+static int finish_worker(struct driver *d, struct worker *w, keel_error_t *err)
+{
+	const char *name = d->b.df->stages[w->stage].name;
+	int status = 0, ret;
+	close(w->fd); /* first: a worker still writing gets EPIPE instead of blocking */
+	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (w->res->state == 1)
+		ret = (d->b.stage_ids[w->stage] = strdup(w->res->id)) ? 0
+								       : keel_err(err, ENOMEM, "build");
+	else if (w->res->state == 2)
+		*err = w->res->err, ret = -1;
+	else
+		ret = keel_err(err, EIO, "build: the process building stage %s died (status 0x%x)",
+			       name ? name : "?", (unsigned)status);
+	keel_progress_end(d->p, w->stage, ret == 0);
+	munmap(w->res, sizeof(*w->res));
+	return ret;
+}
+
+static bool stage_ready(const struct driver *d, const char *state, size_t i)
+{
+	const struct keel_df_stage_deps *dep = &d->g->deps[i];
+	for (size_t k = 0; k < dep->nstages; k++)
+		if (state[dep->stages[k]] != BUILT)
+			return false;
+	return true;
+}
+
+/* Takes the store back after the workers: a fresh connection in e->store. */
+static int reopen_store(struct builder *b, keel_error_t *err)
+{
+	struct keel_engine *n = keel_engine_open(b->e->root, b->e->run_root, err);
+	if (!n)
+		return -1;
+	b->e->store = b->s = n->store;
+	n->store = NULL;
+	keel_engine_close(n);
+	return 0;
+}
+
+/* Every stage in a worker process, as many at a time as jobs and the dependencies allow,
+ * picked in the sequential order. The first failure is the build's error: the other
+ * workers are told to stop (SIGTERM: at their next step, so a RUN already running ends
+ * first and its container is removed as usual) and nothing more is started. */
+static int build_workers(struct driver *d, const size_t *order, size_t n, size_t jobs,
+			 keel_error_t *err)
+{
+	struct builder *b = &d->b;
+	cleanup_free char *state = calloc(b->df->nstages + 1, 1);
+	cleanup_free struct worker *w = calloc(jobs, sizeof(*w));
+	cleanup_free struct pollfd *pfd = calloc(jobs, sizeof(*pfd));
+	size_t nrun = 0;
+	keel_error_t e2;
+	int ret = 0;
+	if (!state || !w || !pfd)
+		return keel_err(err, ENOMEM, "build");
+	keel_store_close(b->e->store);
+	b->e->store = b->s = NULL;
+	for (;;) {
+		for (size_t k = 0; ret == 0 && nrun < jobs && k < n; k++) {
+			if (state[order[k]] != PENDING || !stage_ready(d, state, order[k]))
+				continue;
+			if (start_worker(d, order[k], &w[nrun], err) < 0) {
+				ret = -1;
+				for (size_t j = 0; j < nrun; j++)
+					kill(w[j].pid, SIGTERM);
+				break;
+			}
+			state[order[k]] = RUNNING;
+			nrun++;
+		}
+		if (nrun == 0)
+			break;
+		for (size_t k = 0; k < nrun; k++)
+			pfd[k] = (struct pollfd){.fd = w[k].fd, .events = POLLIN};
+		if (poll(pfd, nrun, keel_progress_is_tty(d->p) ? 100 : -1) < 0) {
+			if (errno != EINTR) /* cannot wait on all: read each, blocking */
+				for (size_t k = 0; k < nrun; k++)
+					pfd[k].revents = POLLIN;
+		}
+		keel_progress_tick(d->p);
+		/* downwards: the last worker moves into a finished one's place */
+		for (size_t k = nrun; k-- > 0;) {
+			if (!pfd[k].revents ||
+			    keel_progress_feed(d->p, w[k].stage, w[k].fd, &e2) > 0)
+				continue;
+			if (finish_worker(d, &w[k], ret == 0 ? err : &e2) == 0) {
+				state[w[k].stage] = BUILT;
+			} else {
+				state[w[k].stage] = FAILED;
+				if (ret == 0)
+					for (size_t j = 0; j < nrun; j++)
+						if (j != k)
+							kill(w[j].pid, SIGTERM);
+				ret = -1;
+			}
+			w[k] = w[--nrun];
+		}
+	}
+	if (reopen_store(b, ret == 0 ? err : &e2) < 0)
+		ret = -1;
+	return ret;
+}
+
+static int build_inline(struct driver *d, const size_t *order, size_t n, keel_error_t *err)
+{
+	int ret = 0;
+	for (size_t k = 0; ret == 0 && k < n; k++) {
+		size_t i = order[k];
+		d->stage = i;
+		d->b.out = keel_progress_stream(d->p, i);
+		d->b.step = d->first_step[i] - 1;
+		ret = build_stage(&d->b, d->g, i, err);
+		keel_progress_end(d->p, i, ret == 0);
+	}
+	return ret;
+}
+
+/* $KEEL_BUILD_JOBS, else the number of CPUs, at least 2: RUN steps wait on I/O too. */
+static size_t build_jobs(void)
+{
+	const char *j = getenv("KEEL_BUILD_JOBS");
+	long n = j && *j ? strtol(j, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+	if (!(j && *j) && n < 2)
+		n = 2;
+	return n < 1 ? 1 : n > 64 ? 64 : (size_t)n;
+}
+
+/* The needed stages in the order a sequential build takes them (wave, then position):
+ * the step numbers and the plain output follow it whatever runs at the same time.
+ * Returns true when two of them do not depend on each other (share a wave). */
+static bool plan_stages(struct driver *d, const bool *needed, size_t *order, size_t *n,
+			keel_error_t *err)
+{
+	struct builder *b = &d->b;
+	int maxwave = 0;
+	bool parallel = false;
+	*n = 0;
+	for (size_t i = 0; i < b->df->nstages; i++)
+		if (needed[i] && d->g->wave[i] > maxwave)
+			maxwave = d->g->wave[i];
+	for (int w = 0; w <= maxwave; w++)
+		for (size_t i = 0; i < b->df->nstages; i++) {
+			const struct keel_df_stage *stg = &b->df->stages[i];
+			char name[32];
+			if (!needed[i] || d->g->wave[i] != w)
+				continue;
+			if (*n && d->g->wave[order[*n - 1]] == w)
+				parallel = true;
+			order[(*n)++] = i;
+			d->first_step[i] = b->nsteps + 1;
+			b->nsteps += stg->count;
+			snprintf(name, sizeof(name), "stage-%zu", i);
+			if (keel_progress_add_stage(d->p, i, stg->name ? stg->name : name, stg->count,
+						    err) < 0)
+				return -1;
+		}
+	return parallel;
+}
+
+static int build_all(struct driver *d, char **out_id, keel_error_t *err)
+{
+	struct builder *b = &d->b;
 	struct keel_df_graph g = {0};
-	bool *needed = NULL;
-	int target, ret = -1, maxwave = 0;
+	bool *needed = NULL, labels = b->o->labels && b->o->labels[0];
+	size_t *order = NULL, norder = 0, nst = b->df->nstages;
+	int target, ret = -1, parallel;
 	if (keel_df_graph_build(b->df, b->o->build_args, &g, err) < 0)
 		return -1;
-	needed = calloc(b->df->nstages + 1, sizeof(bool));
-	b->stage_ids = calloc(b->df->nstages + 1, sizeof(char *));
-	if (!needed || !b->stage_ids) {
+	d->g = &g;
+	needed = calloc(nst + 1, sizeof(bool));
+	order = calloc(nst + 1, sizeof(size_t));
+	d->first_step = calloc(nst + 1, sizeof(size_t));
+	b->stage_ids = calloc(nst + 1, sizeof(char *));
+	if (!needed || !order || !d->first_step || !b->stage_ids) {
 		keel_err(err, ENOMEM, "build");
 		goto out;
 	}
 	if ((target = keel_df_graph_needed(b->df, &g, b->o->target, needed, err)) < 0)
 		goto out;
-	for (size_t i = 0; i < b->df->nstages; i++)
-		if (needed[i]) {
-			b->nsteps += b->df->stages[i].count;
-			maxwave = g.wave[i] > maxwave ? g.wave[i] : maxwave;
-		}
-	if (b->o->labels && b->o->labels[0])
-		b->nsteps++;
-	ret = 0;
-	for (int w = 0; ret == 0 && w <= maxwave; w++)
-		for (size_t i = 0; ret == 0 && i < b->df->nstages; i++)
-			if (needed[i] && g.wave[i] == w)
-				ret = build_stage(b, &g, i, err);
+	if ((parallel = plan_stages(d, needed, order, &norder, err)) < 0)
+		goto out;
+	if (labels && (b->nsteps++, keel_progress_add_stage(d->p, nst, "label", 1, err) < 0))
+		goto out;
+	/* a terminal's display is redrawn while a worker runs, so it always uses them */
+	if (keel_progress_is_tty(d->p) || (parallel && build_jobs() > 1))
+		ret = build_workers(d, order, norder, build_jobs(), err);
+	else
+		ret = build_inline(d, order, norder, err);
 	if (ret == 0 && !(*out_id = strdup(b->stage_ids[target])))
 		ret = keel_err(err, ENOMEM, "build");
-	if (ret == 0)
+	if (ret == 0 && labels) {
+		d->stage = nst;
+		b->out = keel_progress_stream(d->p, nst);
+		b->step = b->nsteps - 1;
 		ret = apply_labels(b, out_id, err);
+		keel_progress_end(d->p, nst, ret == 0);
+	}
 out:
-	for (size_t i = 0; b->stage_ids && i < b->df->nstages; i++)
+	for (size_t i = 0; b->stage_ids && i < nst; i++)
 		free(b->stage_ids[i]);
 	free(b->stage_ids);
 	b->stage_ids = NULL;
 	free(needed);
+	free(order);
+	free(d->first_step);
+	d->first_step = NULL;
+	d->g = NULL;
 	keel_df_graph_free(&g);
 	return ret;
 }
@@ -640,7 +1040,8 @@ static int private_mounts(keel_error_t *err)
 int keel_build(struct keel_engine *e, const struct keel_build_opts *o, char **out_id,
 	       keel_error_t *err)
 {
-	struct builder b = {.e = e, .s = e->store, .o = o, .out = o->out};
+	struct driver d = {.b = {.e = e, .s = e->store, .o = o, .out = o->out}};
+	struct builder *b = &d.b;
 	char tmpl[4096];
 	cleanup_strv char **full = NULL;
 	size_t nfull = 0;
@@ -654,23 +1055,25 @@ int keel_build(struct keel_engine *e, const struct keel_build_opts *o, char **ou
 		}
 		strv_push(&full, &nfull, f);
 	}
-	b.df = keel_dockerfile_parse(o->dockerfile, o->dockerfile_len,
-				     o->dockerfile_name ? o->dockerfile_name : "Dockerfile", err);
-	if (!b.df)
+	b->df = keel_dockerfile_parse(o->dockerfile, o->dockerfile_len,
+				      o->dockerfile_name ? o->dockerfile_name : "Dockerfile", err);
+	if (!b->df)
 		return -1;
-	snprintf(tmpl, sizeof(tmpl), "%s/tmp", keel_store_root(b.s));
-	if (exec_cache_migrate(b.s, err) < 0 || keel_mkdir_p(tmpl, 0700, err) < 0 ||
+	if (o->out && !(d.p = keel_progress_new(o->out, o->progress, err)))
+		goto out;
+	snprintf(tmpl, sizeof(tmpl), "%s/tmp", keel_store_root(b->s));
+	if (exec_cache_migrate(b->s, err) < 0 || keel_mkdir_p(tmpl, 0700, err) < 0 ||
 	    private_mounts(err) < 0)
 		goto out;
-	snprintf(tmpl, sizeof(tmpl), "%s/tmp/build-XXXXXX", keel_store_root(b.s));
+	snprintf(tmpl, sizeof(tmpl), "%s/tmp/build-XXXXXX", keel_store_root(b->s));
 	if (!mkdtemp(tmpl)) {
 		keel_err_sys(err, "build: mkdtemp");
 		goto out;
 	}
-	b.tmp = tmpl;
-	ret = build_all(&b, out_id, err);
+	b->tmp = tmpl;
+	ret = build_all(&d, out_id, err);
 	for (size_t i = 0; ret == 0 && i < nfull; i++)
-		ret = keel_imgdb_tag(b.s, *out_id, full[i], err);
+		ret = keel_imgdb_tag(b->s, *out_id, full[i], err);
 	{
 		keel_error_t e2;
 		keel_rm_rf(tmpl, &e2);
@@ -680,6 +1083,7 @@ out:
 		free(*out_id);
 		*out_id = NULL;
 	}
-	keel_dockerfile_free(b.df);
+	keel_progress_free(d.p); /* the display is finished before anyone prints the error */
+	keel_dockerfile_free(b->df);
 	return ret;
 }

@@ -14,10 +14,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <archive.h>
-
 #include "build/exec_internal.h"
 #include "engine/cp.h"
+#include "store/libarchive.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 
@@ -342,10 +341,13 @@ static bool is_archive(int fd)
 	return ok;
 }
 
+/* ADD of a local archive: the members keep the archive's owners unless --chown is given
+ * (Docker's legacy builder untars without ChownOpts then). */
 static int extract(const struct exec_copy *c, int fd, keel_error_t *err)
 {
 	struct keel_cp_opts o = {.stream_fd = fd, .uid = c->chown ? c->uid : 0,
-				 .gid = c->chown ? c->gid : 0};
+				 .gid = c->chown ? c->gid : 0,
+				 .flags = c->chown ? 0 : KEEL_CP_ARCHIVE};
 	if (exec_mkdir_in_root(c->dst_root, c->dest, o.uid, o.gid, err) < 0)
 		return -1;
 	return keel_cp_to_container(c->dst_root, "-", c->dest, &o, err);
@@ -452,5 +454,47 @@ int exec_write_in_root(const struct exec_copy *c, const char *path, const void *
 	if (fchown(fd, c->chown ? c->uid : 0, c->chown ? c->gid : 0) < 0 ||
 	    fchmod(fd, c->chmod ? c->mode : 0644) < 0)
 		return keel_err_sys(err, "chmod %s", path);
+	return 0;
+}
+
+int exec_add_remote(const struct exec_copy *c, const struct exec_remote *r, keel_error_t *err)
+{
+	cleanup_free char *path = NULL, *parent = NULL;
+	cleanup_close int in = -1, dfd = -1, fd = -1, probe = -1;
+	bool into_dir = c->dest_dir;
+	const char *name;
+	char *slash;
+	if (!into_dir) {
+		/* an existing directory takes the file under the URL's name, as in Docker */
+		probe = open_in_root(c->dst_root, c->dest, O_PATH | O_DIRECTORY);
+		into_dir = probe >= 0;
+	}
+	if (asprintf(&path, "%s%s%s", c->dest, into_dir ? "/" : "", into_dir ? r->name : "") < 0)
+		return keel_err(err, ENOMEM, "ADD");
+	if (!(parent = strdup(path)) || !(slash = strrchr(parent, '/')))
+		return keel_err(err, ENOMEM, "ADD");
+	*slash = '\0';
+	name = path + (slash - parent) + 1;
+	if (exec_mkdir_in_root(c->dst_root, *parent ? parent : "/", c->uid, c->gid, err) < 0)
+		return -1;
+	dfd = open_in_root(c->dst_root, *parent ? parent : "/", O_PATH | O_DIRECTORY);
+	if (dfd < 0)
+		return keel_err_sys(err, "open %s", parent);
+	if ((in = open(r->path, O_RDONLY | O_CLOEXEC)) < 0)
+		return keel_err_sys(err, "open %s", r->path);
+	clear_way(dfd, name, false);
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return keel_err_sys(err, "create %s", path);
+	if (copy_data(in, fd, err) < 0)
+		return -1;
+	if (fchown(fd, c->chown ? c->uid : 0, c->chown ? c->gid : 0) < 0 ||
+	    fchmod(fd, c->chmod ? c->mode : 0600) < 0)
+		return keel_err_sys(err, "chmod %s", path);
+	if (r->mtime >= 0) {
+		struct timespec ts[2] = {{.tv_sec = r->mtime}, {.tv_sec = r->mtime}};
+		if (futimens(fd, ts) < 0)
+			return keel_err_sys(err, "utimes %s", path);
+	}
 	return 0;
 }

@@ -3,11 +3,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <archive.h>
 #include <dirent.h>
 
 #include "build/exec_internal.h"
@@ -15,6 +16,7 @@
 #include "image/manifest.h"
 #include "store/blob.h"
 #include "store/layer.h"
+#include "store/libarchive.h"
 #include "store/store_internal.h"
 #include "util/cleanup.h"
 
@@ -34,6 +36,27 @@ void exec_image_clear(struct exec_image *im)
 	memset(im, 0, sizeof(*im));
 }
 
+/* Docker's legacy builder gives every stage's config a PATH when its base has none
+ * (dispatchState.setDefaultPath): FROM scratch images get one, and ENV sees it. */
+static int default_path(json_t *cfg)
+{
+	json_t *c = json_object_get(cfg, "config"), *env, *v;
+	size_t i;
+	if (!json_is_object(c))
+		return 0;
+	env = json_object_get(c, "Env");
+	if (!json_is_array(env)) {
+		env = json_array();
+		if (!env || json_object_set_new(c, "Env", env) < 0)
+			return -1;
+	}
+	json_array_foreach(env, i, v)
+		if (json_is_string(v) && !strncmp(json_string_value(v), "PATH=", 5))
+			return 0;
+	return json_array_append_new(
+		env, json_string("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+}
+
 int exec_image_scratch(struct exec_image *im, keel_error_t *err)
 {
 	exec_image_clear(im);
@@ -41,7 +64,7 @@ int exec_image_scratch(struct exec_image *im, keel_error_t *err)
 			    "linux", "config", "rootfs", "type", "layers", "diff_ids", "history");
 	im->blobs = calloc(1, sizeof(char *));
 	im->dirs = calloc(1, sizeof(char *));
-	if (!im->cfg || !im->blobs || !im->dirs)
+	if (!im->cfg || !im->blobs || !im->dirs || default_path(im->cfg) < 0)
 		return keel_err(err, ENOMEM, "build");
 	return 0;
 }
@@ -79,12 +102,30 @@ int exec_image_load(struct keel_store *s, const char *ref, struct exec_image *im
 	}
 	if (!json_is_object(json_object_get(im->cfg, "config")))
 		json_object_set_new(im->cfg, "config", json_object());
+	if (default_path(im->cfg) < 0) {
+		keel_err(err, ENOMEM, "build");
+		goto out;
+	}
 	ret = 0;
 out:
 	keel_image_free(img);
 	if (ret < 0)
 		exec_image_clear(im);
 	return ret;
+}
+
+const char *exec_image_path_kind(const struct exec_image *im, const char *path)
+{
+	struct stat st;
+	for (size_t i = im->n; i-- > 0;) {
+		cleanup_free char *p = NULL;
+		if (asprintf(&p, "%s/%s", im->dirs[i], path[0] == '/' ? path + 1 : path) < 0)
+			break;
+		/* lstat: a symlink is never followed out of the layer dir */
+		if (lstat(p, &st) == 0)
+			return S_ISDIR(st.st_mode) ? "dir" : "file";
+	}
+	return "file";
 }
 
 static bool dir_empty(const char *path)
@@ -115,6 +156,7 @@ static int add_history(struct exec_image *im, const char *diff, const char *crea
 {
 	struct timespec ts;
 	char now[64];
+	const char *author;
 	json_t *h;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	keel_format_time(ts.tv_sec, ts.tv_nsec, now, sizeof(now));
@@ -122,6 +164,11 @@ static int add_history(struct exec_image *im, const char *diff, const char *crea
 	h = json_pack("{s:s, s:s}", "created", now, "created_by", created_by);
 	if (!h)
 		return -1;
+	/* MAINTAINER's author goes into every later history entry too, as Docker commits
+	 * each step with the stage's maintainer. */
+	author = json_string_value(json_object_get(im->cfg, "author"));
+	if (author && *author)
+		json_object_set_new(h, "author", json_string(author));
 	if (diff)
 		json_array_append_new(array_member(json_object_get(im->cfg, "rootfs"), "diff_ids"),
 				      json_string(diff));

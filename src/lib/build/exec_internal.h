@@ -7,6 +7,7 @@
 
 #include "build/eval.h"
 #include "build/exec.h"
+#include "store/digest.h"
 
 /* The image a stage has built so far. */
 struct exec_image {
@@ -21,6 +22,10 @@ void exec_image_clear(struct exec_image *im);
 /* Loads image id (any reference) into im (cleared first). */
 int exec_image_load(struct keel_store *s, const char *ref, struct exec_image *im,
 		    keel_error_t *err);
+/* "dir" when the topmost of im's layers holding path (absolute in the image) has a
+ * directory there, else "file": how Docker's history names a COPY --from source. Static
+ * string. A whiteout above is not looked for (the source must exist to be copied). */
+const char *exec_image_path_kind(const struct exec_image *im, const char *path);
 /* An empty image (FROM scratch). */
 int exec_image_scratch(struct exec_image *im, keel_error_t *err);
 
@@ -77,6 +82,26 @@ int exec_copy_one(const struct exec_copy *c, int src_dirfd, const char *src_path
  * or c->mode, owned by c's uid:gid. */
 int exec_write_in_root(const struct exec_copy *c, const char *path, const void *buf, size_t len,
 		       keel_error_t *err);
+
+/* Remote ADD (exec_fetch.c). */
+struct exec_remote {
+	char *path;			/* the downloaded file (in the build's tmp dir) */
+	char *name;			/* the URL path's last part: the name in DEST/ */
+	char digest[KEEL_DIGEST_SIZE];	/* sha256 of the content: the step's cache key */
+	int64_t mtime;			/* Last-Modified, -1 when absent */
+};
+/* True for an http:// or https:// ADD source. */
+bool exec_is_url(const char *src);
+/* Downloads url into tmpdir (via keel-registry.so), checks checksum ("sha256:<hex>", may
+ * be NULL). out is cleared first; free it with exec_remote_clear, even on failure. */
+int exec_fetch_url(const char *tmpdir, const char *url, const char *checksum,
+		   struct exec_remote *out, keel_error_t *err);
+/* Removes the downloaded file and frees out (NULL-safe members). */
+void exec_remote_clear(struct exec_remote *r);
+/* Writes a download into the image as Docker does: c->dest, or c->dest/name when dest
+ * names a directory (trailing '/' or an existing directory); mode 0600 (or --chmod),
+ * 0:0 (or --chown), mtime Last-Modified; never unpacked. */
+int exec_add_remote(const struct exec_copy *c, const struct exec_remote *r, keel_error_t *err);
 
 /* RUN: runs argv as a container from im with env/workdir/user, its output to out. Returns
  * the container's upper dir path in *upper (caller frees; the container is removed by

@@ -2,6 +2,7 @@
  * builder writes for them. */
 #include <errno.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,15 +146,86 @@ char *exec_nop(const struct exec_image *im, const char *comment, bool one_space)
 	return sb_steal(&sb);
 }
 
-/* Go's time.Duration String() for whole units (what HEALTHCHECK's history shows). */
+/* x/div with the fraction's trailing zeros dropped ("1.5"), as Go's fmtFrac/fmtInt. */
+static void go_frac(struct strbuf *sb, uint64_t x, uint64_t div)
+{
+	char buf[48];
+	int prec = 0;
+	uint64_t f = x % div;
+	for (uint64_t d = div; d > 1; d /= 10)
+		prec++;
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)(x / div));
+	sb_add(sb, buf);
+	if (!f)
+		return;
+	snprintf(buf, sizeof(buf), ".%0*llu", prec, (unsigned long long)f);
+	for (size_t n = strlen(buf); buf[n - 1] == '0'; n--)
+		buf[n - 1] = 0;
+	sb_add(sb, buf);
+}
+
+/* Go's time.Duration String(): "0s", "1.5ms", "30s", "1m30s", "1h0m0s". */
 static void go_duration(struct strbuf *sb, int64_t ns)
 {
-	char buf[64];
-	if (ns % 1000000000 == 0)
-		snprintf(buf, sizeof(buf), "%llds", (long long)(ns / 1000000000));
+	const uint64_t sec = 1000000000ull;
+	uint64_t u = ns < 0 ? -(uint64_t)ns : (uint64_t)ns;
+	char buf[48];
+	if (ns < 0)
+		sb_addc(sb, '-');
+	if (u == 0) {
+		sb_add(sb, "0s");
+	} else if (u < sec) {
+		uint64_t div = u < 1000 ? 1 : u < 1000000 ? 1000 : 1000000;
+		go_frac(sb, u, div);
+		sb_add(sb, div == 1 ? "ns" : div == 1000 ? "\xc2\xb5s" : "ms");
+	} else {
+		uint64_t h = u / (3600 * sec), m = u / (60 * sec) % 60;
+		if (h) {
+			snprintf(buf, sizeof(buf), "%lluh", (unsigned long long)h);
+			sb_add(sb, buf);
+		}
+		if (h || m) {
+			snprintf(buf, sizeof(buf), "%llum", (unsigned long long)m);
+			sb_add(sb, buf);
+		}
+		go_frac(sb, u % (60 * sec), sec);
+		sb_addc(sb, 's');
+	}
+}
+
+/* Go's %q of an int: a quoted rune literal ('\x03', 'A', '\n'). */
+static void go_quote_rune(struct strbuf *sb, int r)
+{
+	static const char esc[] = "\a\b\f\n\r\t\v", name[] = "abfnrtv";
+	char buf[16];
+	const char *e = r > 0 ? strchr(esc, r) : NULL;
+	if (r == '\'' || r == '\\')
+		snprintf(buf, sizeof(buf), "'\\%c'", r);
+	else if (e)
+		snprintf(buf, sizeof(buf), "'\\%c'", name[e - esc]);
+	else if (r >= 0x20 && r < 0x7f)
+		snprintf(buf, sizeof(buf), "'%c'", r);
+	else if (r < 0x80)
+		snprintf(buf, sizeof(buf), "'\\x%02x'", r);
 	else
-		snprintf(buf, sizeof(buf), "%gs", (double)ns / 1e9);
+		snprintf(buf, sizeof(buf), "'\\u%04x'", r);
 	sb_add(sb, buf);
+}
+
+/* Docker's daemon merges each build step's config with the parent image's when it creates
+ * the step's container (daemon merge()), through a pointer the builder shares: a new
+ * HEALTHCHECK's zero durations and retries are taken from the inherited one. The history
+ * line is written before that and shows the zeros. */
+static void health_inherit(json_t *h, json_t *old)
+{
+	static const char *const keys[] = {"Interval", "Timeout", "StartPeriod", "Retries"};
+	if (!json_is_object(old))
+		return;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_t *v = json_object_get(old, keys[i]);
+		if (!json_object_get(h, keys[i]) && json_integer_value(v))
+			json_object_set(h, keys[i], v);
+	}
 }
 
 static int meta_healthcheck(struct step_run *r, struct strbuf *cm)
@@ -164,7 +236,7 @@ static int meta_healthcheck(struct step_run *r, struct strbuf *cm)
 	cleanup_strv char **test = NULL;
 	if (in->health.none) {
 		h = json_pack("{s:[s]}", "Test", "NONE");
-		sb_add(cm, "HEALTHCHECK &{[\"NONE\"] \"0s\" \"0s\" \"0s\" \"0s\" '\\x00'}");
+		sb_add(cm, "HEALTHCHECK &{[\"NONE\"] \"0s\" \"0s\" \"0s\" '\\x00'}");
 	} else {
 		test = in->json ? exec_command_argv(r->im, r->st, &n) : NULL;
 		h = json_object();
@@ -201,19 +273,45 @@ static int meta_healthcheck(struct step_run *r, struct strbuf *cm)
 			sb_add(cm, q.s ? q.s : "[]");
 			sb_free(&q);
 		}
+		/* Docker 20.10's HealthConfig has three durations; StartInterval (Docker 25)
+		 * shows only when set */
 		int64_t d[4] = {in->health.interval, in->health.timeout, in->health.start_period,
 				in->health.start_interval};
-		for (int i = 0; i < 4; i++) {
+		for (int i = 0; i < (in->health.start_interval ? 4 : 3); i++) {
 			sb_add(cm, " \"");
 			go_duration(cm, d[i]);
 			sb_addc(cm, '"');
 		}
-		char rbuf[32];
-		snprintf(rbuf, sizeof(rbuf), " '\\x%02x'}", in->health.retries & 0xff);
-		sb_add(cm, rbuf);
+		sb_addc(cm, ' ');
+		go_quote_rune(cm, in->health.retries);
+		sb_addc(cm, '}');
 	}
+	health_inherit(h, json_object_get(cfg, "Healthcheck"));
 	json_object_set_new(cfg, "Healthcheck", h);
 	return 0;
+}
+
+/* One EXPOSE word into ExposedPorts: "80" is "80/tcp", and a range "9000-9001/udp" is
+ * each of its ports, as Docker's nat.ParsePortSpecs gives them. */
+static void expose_port(json_t *ports, const char *word)
+{
+	char port[128], proto[32] = "tcp";
+	const char *slash = strchr(word, '/');
+	unsigned long lo, hi;
+	char *end;
+	if (slash)
+		snprintf(proto, sizeof(proto), "%s", slash + 1);
+	lo = strtoul(word, &end, 10);
+	hi = *end == '-' ? strtoul(end + 1, &end, 10) : lo;
+	if (end == word || (*end && *end != '/') || hi < lo || hi > 65535) {
+		snprintf(port, sizeof(port), "%s%s", word, slash ? "" : "/tcp");
+		json_object_set_new(ports, port, json_object());
+		return;
+	}
+	for (unsigned long p = lo; p <= hi; p++) {
+		snprintf(port, sizeof(port), "%lu/%s", p, proto);
+		json_object_set_new(ports, port, json_object());
+	}
 }
 
 /* Applies a config-only instruction to r->im and writes its history comment to cm. */
@@ -255,11 +353,9 @@ int exec_apply_meta(struct step_run *r, struct strbuf *cm, keel_error_t *err)
 	case KEEL_DF_EXPOSE:
 		sb_add(cm, "EXPOSE");
 		for (i = 0; i < st->nargs; i++) {
-			char port[128];
-			snprintf(port, sizeof(port), "%s%s", st->args[i],
-				 strchr(st->args[i], '/') ? "" : "/tcp");
-			json_object_set_new(obj_member(cfg, "ExposedPorts"), port, json_object());
-			sb_addc(cm, ' '), sb_add(cm, port);
+			expose_port(obj_member(cfg, "ExposedPorts"), st->args[i]);
+			/* the history keeps the words as written (the evaluator sorted them) */
+			sb_addc(cm, ' '), sb_add(cm, st->args[i]);
 		}
 		return 0;
 	case KEEL_DF_VOLUME:
