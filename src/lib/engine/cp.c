@@ -21,9 +21,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
+#include "store/libarchive.h"
 #include "util/cleanup.h"
 
 #define IN_ROOT	 (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
