@@ -67,6 +67,16 @@ struct keel_engine *cli_engine(void)
 	return e;
 }
 
+bool cli_ctr_has_label(const struct keel_ctr *c, const char *want)
+{
+	json_t *l = json_object_get(json_object_get(c->doc, "Config"), "Labels"), *val;
+	const char *eq = strchr(want, '=');
+	char key[256];
+	snprintf(key, sizeof(key), "%.*s", eq ? (int)(eq - want) : 255, want);
+	val = json_object_get(l, key);
+	return val && (!eq || !strcmp(json_string_value(val) ?: "", eq + 1));
+}
+
 int cli_ctr_fail(const keel_error_t *err)
 {
 	fprintf(stderr, "Error response from daemon: %s\n", err->msg);

@@ -20,6 +20,8 @@ int cli_ctr_globals(int argc, char **argv, int limit, bool apply, int *map);
 struct keel_engine *cli_engine(void);
 
 /* "Error response from daemon: <msg>" (or "Error: <msg>" when !daemon) on stderr; returns 1. */
+/* The filters' label=KEY[=VALUE] test on a container's Config.Labels (ps, container prune). */
+bool cli_ctr_has_label(const struct keel_ctr *c, const char *want);
 int cli_ctr_fail(const keel_error_t *err);
 
 /* Looks up a container; prints docker's error and returns NULL when there is none. */

@@ -356,15 +356,6 @@ static int check_prune_filters(struct prune_filters *pf)
 	return 0;
 }
 
-static bool has_label(const struct keel_ctr *c, const char *want)
-{
-	json_t *l = json_object_get(json_object_get(c->doc, "Config"), "Labels"), *val;
-	const char *eq = strchr(want, '=');
-	char key[256];
-	snprintf(key, sizeof(key), "%.*s", eq ? (int)(eq - want) : 255, want);
-	val = json_object_get(l, key);
-	return val && (!eq || !strcmp(json_string_value(val) ?: "", eq + 1));
-}
 
 /* label=: every one must match; label!=: none may. */
 static bool prune_wanted(const struct prune_filters *pf, const struct keel_ctr *c)
@@ -376,9 +367,9 @@ static bool prune_wanted(const struct prune_filters *pf, const struct keel_ctr *
 		return false;
 	for (size_t i = 0; i < pf->f->n; i++) {
 		const char *f = pf->f->v[i];
-		if (!strncmp(f, "label=", 6) && !has_label(c, f + 6))
+		if (!strncmp(f, "label=", 6) && !cli_ctr_has_label(c, f + 6))
 			return false;
-		if (!strncmp(f, "label!=", 7) && has_label(c, f + 7))
+		if (!strncmp(f, "label!=", 7) && cli_ctr_has_label(c, f + 7))
 			return false;
 	}
 	return true;

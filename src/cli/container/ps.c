@@ -264,15 +264,6 @@ static int check_filters(struct keel_engine *e, struct keel_ctr **v, size_t n, s
 	return 0;
 }
 
-static bool label_match(const struct keel_ctr *c, const char *want)
-{
-	json_t *l = json_object_get(json_object_get(c->doc, "Config"), "Labels"), *val;
-	const char *eq = strchr(want, '=');
-	char key[256];
-	snprintf(key, sizeof(key), "%.*s", eq ? (int)(eq - want) : 255, want);
-	val = json_object_get(l, key);
-	return val && (!eq || !strcmp(json_string_value(val) ?: "", eq + 1));
-}
 
 static bool volume_match(const struct keel_ctr *c, const char *want)
 {
@@ -331,7 +322,7 @@ static bool match_one(struct keel_engine *e, const char *key, const char *v,
 		return st->state != KEEL_CTR_RUNNING && st->state != KEEL_CTR_PAUSED &&
 		       st->started_at[0] && st->exit_code == atoi(v);
 	if (!strcmp(key, "label"))
-		return label_match(c, v);
+		return cli_ctr_has_label(c, v);
 	if (!strcmp(key, "volume"))
 		return volume_match(c, v);
 	if (!strcmp(key, "network"))
@@ -359,7 +350,7 @@ static bool filters_match(struct keel_engine *e, const struct ps_opts *o, size_t
 		if (!strcmp(key, "before") || !strcmp(key, "since"))
 			continue;
 		if (!strcmp(key, "label")) {
-			if (!label_match(c, v))
+			if (!cli_ctr_has_label(c, v))
 				return false;
 			continue;
 		}

@@ -431,13 +431,16 @@ int exec_copy_one(const struct exec_copy *c, int src_dirfd, const char *src_path
 	}
 }
 
-int exec_write_in_root(const struct exec_copy *c, const char *path, const void *buf, size_t len,
-		       keel_error_t *err)
+/* Creates (truncates) the file path inside c->dst_root, 0600 until its owner and mode are
+ * set, its parent directories made as COPY makes them (owned by --chown's ids); the way is
+ * cleared of whatever the layer had there. Returns the open fd or -1 with *err. */
+static int create_in_root(const struct exec_copy *c, const char *path, keel_error_t *err)
 {
 	cleanup_free char *parent = strdup(path);
-	cleanup_close int dfd = -1, fd = -1;
+	cleanup_close int dfd = -1;
 	char *slash = parent ? strrchr(parent, '/') : NULL;
 	const char *name;
+	int fd;
 	if (!slash)
 		return keel_err(err, ENOMEM, "build");
 	*slash = '\0';
@@ -449,7 +452,18 @@ int exec_write_in_root(const struct exec_copy *c, const char *path, const void *
 		return keel_err_sys(err, "open %s", parent);
 	clear_way(dfd, name, false);
 	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, buf, len) != (ssize_t)len)
+	if (fd < 0)
+		return keel_err_sys(err, "create %s", path);
+	return fd;
+}
+
+int exec_write_in_root(const struct exec_copy *c, const char *path, const void *buf, size_t len,
+		       keel_error_t *err)
+{
+	cleanup_close int fd = create_in_root(c, path, err);
+	if (fd < 0)
+		return -1;
+	if (write(fd, buf, len) != (ssize_t)len)
 		return keel_err_sys(err, "write %s", path);
 	if (fchown(fd, c->chown ? c->uid : 0, c->chown ? c->gid : 0) < 0 ||
 	    fchmod(fd, c->chmod ? c->mode : 0644) < 0)
@@ -459,11 +473,9 @@ int exec_write_in_root(const struct exec_copy *c, const char *path, const void *
 
 int exec_add_remote(const struct exec_copy *c, const struct exec_remote *r, keel_error_t *err)
 {
-	cleanup_free char *path = NULL, *parent = NULL;
-	cleanup_close int in = -1, dfd = -1, fd = -1, probe = -1;
+	cleanup_free char *path = NULL;
+	cleanup_close int in = -1, fd = -1, probe = -1;
 	bool into_dir = c->dest_dir;
-	const char *name;
-	char *slash;
 	if (!into_dir) {
 		/* an existing directory takes the file under the URL's name, as in Docker */
 		probe = open_in_root(c->dst_root, c->dest, O_PATH | O_DIRECTORY);
@@ -471,21 +483,10 @@ int exec_add_remote(const struct exec_copy *c, const struct exec_remote *r, keel
 	}
 	if (asprintf(&path, "%s%s%s", c->dest, into_dir ? "/" : "", into_dir ? r->name : "") < 0)
 		return keel_err(err, ENOMEM, "ADD");
-	if (!(parent = strdup(path)) || !(slash = strrchr(parent, '/')))
-		return keel_err(err, ENOMEM, "ADD");
-	*slash = '\0';
-	name = path + (slash - parent) + 1;
-	if (exec_mkdir_in_root(c->dst_root, *parent ? parent : "/", c->uid, c->gid, err) < 0)
-		return -1;
-	dfd = open_in_root(c->dst_root, *parent ? parent : "/", O_PATH | O_DIRECTORY);
-	if (dfd < 0)
-		return keel_err_sys(err, "open %s", parent);
 	if ((in = open(r->path, O_RDONLY | O_CLOEXEC)) < 0)
 		return keel_err_sys(err, "open %s", r->path);
-	clear_way(dfd, name, false);
-	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return keel_err_sys(err, "create %s", path);
+	if ((fd = create_in_root(c, path, err)) < 0)
+		return -1;
 	if (copy_data(in, fd, err) < 0)
 		return -1;
 	if (fchown(fd, c->chown ? c->uid : 0, c->chown ? c->gid : 0) < 0 ||
