@@ -270,3 +270,26 @@ http_stop() {
 	assert_status 1
 	assert_clean
 }
+
+@test "build: FROM --platform is checked against the image (scratch and stages as they are)" {
+	local d=$BATS_TEST_TMPDIR/plat
+	mkdir -p "$d"
+	printf 'FROM --platform=linux/arm64 busybox\nRUN true\n' >"$d/Dockerfile.arm"
+	run k build -t plat-arm -f "$d/Dockerfile.arm" "$d"
+	assert_status 1
+	assert_contains "$output" "Dockerfile:1: image with reference busybox was found but does not match the specified platform: wanted linux/arm64, actual: linux/amd64"
+	run k image inspect plat-arm
+	assert_status 1
+	# an ARG that expands to the same platform under another name for the arch is fine
+	printf 'ARG P=linux/x86_64\nFROM --platform=$P busybox\nRUN true\n' >"$d/Dockerfile.amd"
+	run k build -q -t plat-amd -f "$d/Dockerfile.amd" "$d"
+	assert_status 0
+	printf 'FROM --platform=$BUILDPLATFORM busybox AS a\nFROM --platform=linux/arm64 a\nFROM --platform=linux/s390x scratch\nCOPY Dockerfile.arm /\n' >"$d/Dockerfile.ok"
+	run k build -q -f "$d/Dockerfile.ok" "$d"
+	assert_status 0
+	printf 'FROM --platform=bogus busybox\n' >"$d/Dockerfile.bad"
+	run k build -f "$d/Dockerfile.bad" "$d"
+	assert_status 1
+	assert_contains "$output" "Dockerfile:1: failed to parse platform bogus"
+	assert_clean
+}

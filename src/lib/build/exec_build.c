@@ -567,6 +567,9 @@ static int build_stage(struct builder *b, const struct keel_df_graph *g, size_t 
 		ret = exec_image_scratch(&im, err);
 	else
 		ret = load_image(b, ev.base, &im, err);
+	/* --platform is checked against an image; scratch and stages are taken as they are */
+	if (ret == 0 && ev.platform && g->deps[index].base_stage < 0 && strcmp(ev.base, "scratch"))
+		ret = exec_image_check_platform(&im, ev.base, ev.platform, err);
 	if (ret < 0) {
 		at_line(err, b, &b->df->instrs[stg->first]);
 		goto out;

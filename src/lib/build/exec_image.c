@@ -114,6 +114,41 @@ out:
 	return ret;
 }
 
+static const char *canonical_arch(const char *a)
+{
+	if (!strcmp(a, "x86_64") || !strcmp(a, "x86-64"))
+		return "amd64";
+	if (!strcmp(a, "aarch64"))
+		return "arm64";
+	return a;
+}
+
+int exec_image_check_platform(const struct exec_image *im, const char *ref, const char *platform,
+			      keel_error_t *err)
+{
+	char want[128], *arch, *variant;
+	const char *os = json_string_value(json_object_get(im->cfg, "os")) ?: "linux";
+	const char *have = canonical_arch(
+	    json_string_value(json_object_get(im->cfg, "architecture")) ?: "amd64");
+	const char *have_variant = json_string_value(json_object_get(im->cfg, "variant"));
+	snprintf(want, sizeof(want), "%s", platform);
+	arch = strchr(want, '/');
+	if (!arch || !arch[1])
+		return keel_err_user(err, EINVAL, "failed to parse platform %s: %s", platform,
+				     "expected os/arch[/variant]");
+	*arch++ = '\0';
+	if ((variant = strchr(arch, '/')))
+		*variant++ = '\0';
+	if (!strcmp(want, os) && !strcmp(canonical_arch(arch), have) &&
+	    (!variant || !have_variant || !strcmp(variant, have_variant)))
+		return 0;
+	return keel_err_user(err, EINVAL,
+			     "image with reference %s was found but does not match the specified "
+			     "platform: wanted %s/%s%s%s, actual: %s/%s%s%s",
+			     ref, want, canonical_arch(arch), variant ? "/" : "", variant ? variant : "",
+			     os, have, have_variant ? "/" : "", have_variant ? have_variant : "");
+}
+
 const char *exec_image_path_kind(const struct exec_image *im, const char *path)
 {
 	struct stat st;

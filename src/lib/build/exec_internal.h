@@ -20,6 +20,10 @@ struct exec_image {
 
 void exec_image_clear(struct exec_image *im);
 /* Loads image id (any reference) into im (cleared first). */
+/* FROM --platform=OS/ARCH[/VARIANT] against a base image's os/architecture/variant (amd64 =
+ * x86_64, arm64 = aarch64); a mismatch is docker's "was found but does not match" error. */
+int exec_image_check_platform(const struct exec_image *im, const char *ref, const char *platform,
+			      keel_error_t *err);
 int exec_image_load(struct keel_store *s, const char *ref, struct exec_image *im,
 		    keel_error_t *err);
 /* "dir" when the topmost of im's layers holding path (absolute in the image) has a
