@@ -31,6 +31,7 @@
 #include "engine/monitor_int.h"
 #include "runtime/console.h"
 #include "runtime/container.h"
+#include "runtime/sealed_exe.h"
 #include "runtime/state.h"
 #include "util/cleanup.h"
 
@@ -1122,14 +1123,22 @@ static int spawn_exec(const struct keel_monitor_opts *o, int wfd, pid_t *mid, ke
 	argv[1 + ARG_FLAGS] = num[3];
 	argv[1 + ARG_STOP_SIGNAL] = num[4];
 	argv[1 + ARG_STOP_TIMEOUT] = num[5];
+	/* Exec'd through a read-only bind of itself, the monitor starts already safe from
+	 * CVE-2019-5736 and need not re-execute (one exec instead of two). The fd is
+	 * close-on-exec: execve resolves the path before it closes. */
+	const char *path = exe[0] ? exe : o->exe;
+	char via[32];
+	cleanup_close int ro = keel_sealed_exe_bind(path);
+	if (ro >= 0)
+		snprintf(via, sizeof(via), "/proc/self/fd/%d", ro);
 	if (posix_spawn_file_actions_init(&fa) != 0)
 		return keel_err(err, ENOMEM, "out of memory");
 	/* dup2 onto fd 3 clears its close-on-exec flag; wfd itself (CLOEXEC) goes away */
 	r = posix_spawn_file_actions_adddup2(&fa, wfd, SYNC_FD);
 	if (r == 0)
-		r = posix_spawn(mid, exe[0] ? exe : o->exe, &fa, NULL, argv, environ);
+		r = posix_spawn(mid, ro >= 0 ? via : path, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
-	return r != 0 ? keel_err(err, r, "starting the monitor (%s)", exe[0] ? exe : o->exe) : 0;
+	return r != 0 ? keel_err(err, r, "starting the monitor (%s)", path) : 0;
 }
 
 static int parse_int(const char *s, long long *v)

@@ -56,19 +56,33 @@ static int open_tree_of_exe(int self)
 	return fd;
 }
 
+/* Makes a detached tree read-only; fd is closed (and -1 returned) on failure. */
+static int read_only(int fd)
+{
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+	if (fd >= 0 && syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* No copy: a detached, read-only bind mount of the binary (open_tree + mount_setattr), then
  * execveat of it. /proc/<pid>/exe then resolves through that mount: opening it for writing
  * fails with EROFS, and the mount is reachable from nowhere else. crun does the same with a
  * temporary mount point. Returns only on failure. */
 static void exec_read_only_bind(int self, char **argv)
 {
-	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
-	cleanup_close int fd = open_tree_of_exe(self);
+	cleanup_close int fd = read_only(open_tree_of_exe(self));
 	if (fd < 0)
 		return;
-	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
-		return;
 	syscall(SYS_execveat, fd, "", argv, environ, AT_EMPTY_PATH);
+}
+
+int keel_sealed_exe_bind(const char *path)
+{
+	return read_only((int)syscall(SYS_open_tree, AT_FDCWD, path,
+				      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
 }
 
 /* The fallback where mounts cannot be made: a sealed memfd copy. */

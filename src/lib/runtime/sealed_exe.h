@@ -13,4 +13,9 @@
  * already safe, -1 with *err on failure. */
 int keel_sealed_exe_ensure(char **argv, keel_error_t *err);
 
+/* An O_PATH fd (close-on-exec) of a detached read-only bind of the binary at path, to exec
+ * through /proc/self/fd/N: the new process starts already safe, without the re-exec above.
+ * -1 where such mounts cannot be made (the new process then re-executes itself). */
+int keel_sealed_exe_bind(const char *path);
+
 #endif
