@@ -397,3 +397,19 @@ EOF
 	assert_status 1
 	assert_eq "$stderr" "the input device is not a TTY"
 }
+
+@test "exec --privileged: every capability the caller holds, for that process only" {
+	k run -d --name pv busybox sleep 1000 >/dev/null
+	local host
+	host=$(awk '/^CapBnd/ {print $2}' /proc/self/status)
+	run k exec pv awk '/^CapEff/ {print $2}' /proc/self/status
+	assert_eq "$output" "00000000a80425fb" # docker's default set
+	run k exec --privileged pv awk '/^CapEff/ {print $2}' /proc/self/status
+	assert_eq "$output" "$host"
+	# a non-root user gets them in the bounding set only, as with run --privileged
+	run k exec --privileged -u 1000 pv awk '/^Cap(Eff|Bnd)/ {print $2}' /proc/self/status
+	assert_eq "$output" "$(printf '0000000000000000\n%s' "$host")"
+	# the container's own processes keep the container's set
+	run k exec pv awk '/^CapEff/ {print $2}' /proc/1/status
+	assert_eq "$output" "00000000a80425fb"
+}

@@ -85,6 +85,13 @@ static struct keel_spec_process *build_process(struct keel_engine *e, const stru
 		json_object_set_new(proc, "cwd", json_string(x->workdir));
 	if (x->user && *x->user && set_user(proc, init, x->user, err) < 0)
 		return NULL;
+	/* exec --privileged: every capability, whatever the container was given (docker) */
+	if (x->privileged) {
+		json_t *uid = json_object_get(json_object_get(proc, "user"), "uid");
+		json_t *caps = keel_ocispec_privileged_caps((uid_t)json_integer_value(uid));
+		if (!caps || json_object_set_new(proc, "capabilities", caps) < 0)
+			return keel_err(err, ENOMEM, "out of memory"), NULL;
+	}
 	if (!(out = json_dumps(proc, JSON_COMPACT)))
 		return keel_err(err, ENOMEM, "out of memory"), NULL;
 	return keel_spec_process_parse(out, strlen(out), "exec process", err);

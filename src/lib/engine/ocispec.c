@@ -137,6 +137,14 @@ fail:
 	return NULL;
 }
 
+json_t *keel_ocispec_privileged_caps(uid_t uid)
+{
+	uint64_t all = 0;
+	for (int c = 0; c <= keel_cap_last() && c < 64; c++)
+		all |= UINT64_C(1) << c;
+	return caps_json(all & own_bounding(), uid);
+}
+
 /* ---------- args, env ---------- */
 
 static int push_json_strings(json_t *dst, const json_t *src)

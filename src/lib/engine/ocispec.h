@@ -34,6 +34,10 @@
  * 0 or -1 (out of memory). */
 int keel_ocispec_set_console_size(json_t *process);
 
+/* process.capabilities of a privileged process (docker's --privileged, exec --privileged):
+ * every capability the caller holds; a non-root uid gets them in the bounding set only. */
+json_t *keel_ocispec_privileged_caps(uid_t uid);
+
 json_t *keel_ocispec_generate(const json_t *image_config, const struct keel_run_opts *o,
 			      const char *container_id, const char *rootfs, keel_error_t *err);
 
