@@ -413,3 +413,38 @@ EOF
 	run k exec pv awk '/^CapEff/ {print $2}' /proc/1/status
 	assert_eq "$output" "00000000a80425fb"
 }
+
+# running NAME: waits (bounded) until the container runs
+running() {
+	local i
+	for i in $(seq 100); do
+		[[ $(k ps --filter "name=^$1\$" --format '{{.State}}') == running ]] && return 0
+		sleep 0.1
+	done
+	fail "$1 never ran"
+}
+
+@test "run --detach-keys, --sig-proxy=false" {
+	run k run --rm --detach-keys=bogus busybox true
+	assert_status 125
+	assert_contains "$output" "Invalid detach keys (bogus) provided"
+	(sleep 1; printf '\001'; sleep 1) |
+		timeout 20 script -qec "'$KEEL' run -it --name dk --detach-keys=ctrl-a busybox sh" /dev/null >/dev/null || true
+	assert_eq "$(k ps --filter name=dk --format '{{.Names}} {{.State}}')" "dk running"
+	# by default a TERM to keel reaches the container's process
+	"$KEEL" run --name sp1 busybox sh -c 'trap "echo got" TERM; sleep 2; echo done' >/dev/null 2>&1 &
+	local p1=$!
+	running sp1
+	kill -TERM "$p1"
+	wait "$p1" || true
+	k wait sp1 >/dev/null
+	assert_eq "$(k logs sp1)" "$(printf 'got\ndone')"
+	# with --sig-proxy=false it does not: keel ends, the container goes on
+	"$KEEL" run --name sp2 --sig-proxy=false busybox sh -c 'trap "echo got" TERM; sleep 2; echo done' >/dev/null 2>&1 &
+	local p2=$!
+	running sp2
+	kill -TERM "$p2"
+	wait "$p2" || true
+	k wait sp2 >/dev/null
+	assert_eq "$(k logs sp2)" "done"
+}

@@ -110,13 +110,13 @@ static void remove_quietly(struct keel_engine *e, const struct keel_ctr *c)
 
 /* The foreground part of run / start -a: relay until exit; the container's exit code. */
 static int attach_foreground(struct keel_engine *e, const struct keel_ctr *c, bool stdin_attach,
-			     const char *detach_keys)
+			     const char *detach_keys, bool sig_proxy)
 {
 	cleanup_free char *dir = keel_ctr_dir(e, c->id);
 	json_t *cfg = json_object_get(c->doc, "Config");
 	struct cli_attach a = { .tty = json_is_true(json_object_get(cfg, "Tty")),
 				.stdin = stdin_attach,
-				.sig_proxy = true,
+				.sig_proxy = sig_proxy,
 				.detach_keys = detach_keys };
 	int code = -1, r;
 	r = cli_attach_run(dir, &a, &code);
@@ -143,6 +143,11 @@ int cli_ctr_run(int argc, char **argv)
 	int r = parse_run("run", argc, argv, &o, &image);
 	if (r >= 0)
 		goto out;
+	if (o.detach_keys && cli_detach_keys(o.detach_keys, (unsigned char[16]){ 0 }, 16) < 0) {
+		fprintf(stderr, "Invalid detach keys (%s) provided\n", o.detach_keys);
+		r = 125;
+		goto out;
+	}
 	/* docker checks only when it attaches: `run -dit` from a script is fine */
 	if (o.tty && o.interactive && !o.detach && !isatty(STDIN_FILENO)) {
 		fprintf(stderr, "the input device is not a TTY\n");
@@ -167,7 +172,7 @@ int cli_ctr_run(int argc, char **argv)
 		r = 0;
 		goto out;
 	}
-	r = attach_foreground(e, c, o.interactive, NULL);
+	r = attach_foreground(e, c, o.interactive, o.detach_keys, !o.no_sig_proxy);
 	if (o.rm) {
 		struct keel_ctr_status st;
 		/* not when the user detached: the container still runs (keel ps removes it
@@ -271,7 +276,7 @@ int cli_ctr_start(int argc, char **argv)
 			if (!(attach || interactive))
 				failed_add(failed, sizeof(failed), a.pos[i]);
 		} else if (attach || interactive) {
-			r = attach_foreground(e, c, interactive, keys);
+			r = attach_foreground(e, c, interactive, keys, true);
 		} else {
 			printf("%s\n", a.pos[i]);
 		}

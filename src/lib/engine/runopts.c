@@ -80,6 +80,15 @@ STR_HANDLER(platform)
 STR_HANDLER(pull)
 STR_HANDLER(cidfile)
 STR_HANDLER(log_driver)
+STR_HANDLER(detach_keys)
+
+static int opt_sig_proxy(struct keel_run_opts *o, const char *v, keel_error_t *err)
+{
+	bool on = true;
+	int r = set_bool(&on, v, err);
+	o->no_sig_proxy = !on;
+	return r;
+}
 
 static int push(char ***v, const char *s, keel_error_t *err)
 {
@@ -439,6 +448,7 @@ static const struct flag flags[] = {
 	{ "cpuset-cpus", 0, false, opt_cpuset_cpus, "CPUs in which to allow execution (0-3, 0,1)" },
 	{ "cpuset-mems", 0, false, opt_cpuset_mems, "MEMs in which to allow execution (0-3, 0,1)" },
 	{ "detach", 'd', true, opt_detach, "Run container in background and print container ID" },
+	{ "detach-keys", 0, false, opt_detach_keys, "Override the key sequence for detaching a container" },
 	{ "device", 0, false, keel_runopt_device, "Add a host device to the container" },
 	{ "dns", 0, false, opt_dns, "Set custom DNS servers" },
 	{ "dns-option", 0, false, opt_dns_option, "Set DNS options" },
@@ -473,6 +483,7 @@ static const struct flag flags[] = {
 	{ "rm", 0, true, opt_rm, "Automatically remove the container when it exits" },
 	{ "security-opt", 0, false, keel_runopt_security, "Security Options" },
 	{ "shm-size", 0, false, opt_shm_size, "Size of /dev/shm" },
+	{ "sig-proxy", 0, true, opt_sig_proxy, "Proxy received signals to the process" },
 	{ "stop-signal", 0, false, opt_stop_signal, "Signal to stop a container" },
 	{ "stop-timeout", 0, false, opt_stop_timeout, "Timeout (in seconds) to stop a container" },
 	{ "sysctl", 0, false, opt_sysctl, "Sysctl options" },
@@ -613,7 +624,7 @@ void keel_runopts_free(struct keel_run_opts *o)
 	free(o->name), free(o->workdir), free(o->user), free(o->hostname);
 	free(o->entrypoint), free(o->seccomp_profile), free(o->cpuset_cpus);
 	free(o->cpuset_mems), free(o->stop_signal), free(o->platform), free(o->pull);
-	free(o->cidfile), free(o->log_driver);
+	free(o->cidfile), free(o->log_driver), free(o->detach_keys);
 	char **vecs[] = { o->env,     o->labels,  o->cap_add, o->cap_drop,    o->group_add,
 			  o->add_hosts, o->sysctls, o->dns,	  o->dns_search, o->dns_options,
 			  o->cmd,     o->log_opts };

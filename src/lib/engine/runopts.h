@@ -102,6 +102,10 @@ struct keel_run_opts {
 	char **cmd;
 
 	char *log_driver; /* --log-driver: json-file (NULL = default) or none */
+	/* the foreground attach of run: --detach-keys (NULL = ctrl-p,ctrl-q; checked by the CLI)
+	 * and --sig-proxy=false (signals to keel are not passed on to the container) */
+	char *detach_keys;
+	bool no_sig_proxy;
 	char **log_opts;  /* --log-opt "k=v", as given (engine/logconfig.h checks them) */
 
 	enum keel_network_mode network;
