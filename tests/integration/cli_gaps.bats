@@ -448,3 +448,30 @@ running() {
 	k wait sp2 >/dev/null
 	assert_eq "$(k logs sp2)" "done"
 }
+
+@test "image prune --filter: until, label, label!; unknown keys refused" {
+	local d=$BATS_TEST_TMPDIR/ctx
+	mkdir -p "$d"
+	printf 'FROM busybox\nLABEL keep=yes\nRUN echo a > /a\n' >"$d/Dockerfile.k"
+	printf 'FROM busybox\nLABEL keep=no\nRUN echo b > /b\n' >"$d/Dockerfile.n"
+	local kid nid
+	kid=$(k build -q -f "$d/Dockerfile.k" "$d")
+	nid=$(k build -q -f "$d/Dockerfile.n" "$d")
+	run k image prune -f --filter bogus=1
+	assert_status 1
+	assert_eq "$output" "Error response from daemon: invalid filter 'bogus'"
+	# images made a moment ago are not older than an hour
+	run k image prune -f --filter until=1h
+	assert_status 0
+	assert_not_contains "$output" "deleted:"
+	run k image prune -f --filter label!=keep=yes
+	assert_contains "$output" "deleted: $nid"
+	assert_not_contains "$output" "deleted: $kid"
+	run k image inspect "$kid"
+	assert_status 0
+	run k image prune -f --filter label=keep
+	assert_contains "$output" "deleted: $kid"
+	# the embedded image is tagged: never dangling
+	run k image inspect busybox
+	assert_status 0
+}

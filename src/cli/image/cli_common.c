@@ -1,4 +1,5 @@
 #include "cli/image/image_cli.h"
+#include "store/imagedb.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -247,4 +248,14 @@ const char *cli_name(const char *argv0, const char *top)
 		return top;
 	snprintf(buf, sizeof(buf), "image %s", argv0);
 	return buf;
+}
+
+bool cli_image_has_label(const struct keel_image *img, const char *want)
+{
+	json_t *l = json_object_get(json_object_get(img->config, "config"), "Labels"), *val;
+	const char *eq = strchr(want, '=');
+	char key[256];
+	snprintf(key, sizeof(key), "%.*s", eq ? (int)(eq - want) : 255, want);
+	val = json_object_get(l, key);
+	return val && (!eq || !strcmp(json_string_value(val) ?: "", eq + 1));
 }

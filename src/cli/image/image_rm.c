@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
@@ -9,6 +10,7 @@
 #include "cli/image/image_cli.h"
 #include "engine/containers.h"
 #include "engine/diff.h"
+#include "engine/logfile.h"
 #include "store/imagedb.h"
 #include "util/cleanup.h"
 #include "util/template.h"
@@ -90,13 +92,69 @@ static bool confirm(const char *what)
 	return line[0] == 'y' || line[0] == 'Y';
 }
 
+/* image prune's filters, as dockerd's: until=TIME (created before), label=KEY[=VALUE],
+ * label!=KEY[=VALUE]. */
+struct prune_filter {
+	int64_t until;
+	bool has_until;
+	struct dlist with, without;
+};
+
+static int prune_filters(const struct dlist *filters, struct prune_filter *f)
+{
+	for (size_t i = 0; i < filters->n; i++) {
+		const char *s = filters->v[i], *eq = strchr(s, '=');
+		size_t k = eq ? (size_t)(eq - s) : strlen(s);
+		if (!eq) {
+			fprintf(stderr, "invalid argument \"%s\" for \"--filter\" flag: bad format "
+					"of filter (expected name=value)\n", s);
+			return 125;
+		}
+		if (k == 5 && !strncmp(s, "until", 5)) {
+			struct timespec now, t;
+			keel_error_t err;
+			clock_gettime(CLOCK_REALTIME, &now);
+			if (keel_logfile_parse_time(eq + 1, &now, &t, &err) < 0) {
+				fprintf(stderr, "Error response from daemon: %s\n", err.msg);
+				return 1;
+			}
+			f->until = t.tv_sec;
+			f->has_until = true;
+		} else if (k == 5 && !strncmp(s, "label", 5)) {
+			f->with.v[f->with.n++] = (char *)eq + 1;
+		} else if (k == 6 && !strncmp(s, "label!", 6)) {
+			f->without.v[f->without.n++] = (char *)eq + 1;
+		} else {
+			fprintf(stderr, "Error response from daemon: invalid filter '%.*s'\n", (int)k,
+				s);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static bool prune_wanted(struct keel_store *s, const char *id, void *arg)
+{
+	const struct prune_filter *f = arg;
+	keel_error_t err;
+	struct keel_image *img = keel_image_get(s, id, &err);
+	bool ok = img && (!f->has_until || img->created < f->until);
+	for (size_t i = 0; ok && i < f->with.n; i++)
+		ok = cli_image_has_label(img, f->with.v[i]);
+	for (size_t i = 0; ok && i < f->without.n; i++)
+		ok = !cli_image_has_label(img, f->without.v[i]);
+	keel_image_free(img);
+	return ok;
+}
+
 int keel_cli_image_prune(int argc, char **argv)
 {
+	struct prune_filter pf = { 0 };
 	bool all = false, force = false;
 	struct dlist filters = {0};
 	const struct dflag flags[] = {
 		{"all", 'a', DF_BOOL, &all, "Remove all unused images, not just dangling ones"},
-		{"filter", 0, DF_FILTER, &filters, "Provide filter values (not supported yet)"},
+		{"filter", 0, DF_FILTER, &filters, "Provide filter values (e.g. 'until=<timestamp>')"},
 		{"force", 'f', DF_BOOL, &force, "Do not prompt for confirmation"},
 		{0},
 	};
@@ -111,17 +169,15 @@ int keel_cli_image_prune(int argc, char **argv)
 	int r = dflags_parse(&cmd, argc, argv, &a);
 	if (r)
 		return r > 0 ? 0 : 125;
-	if (filters.n) {
-		fprintf(stderr, "Error response from daemon: prune filters are not supported\n");
-		return 1;
-	}
+	if ((r = prune_filters(&filters, &pf)))
+		return r;
 	if (!force && !confirm(all ? "all images without at least one container associated "
 				     "to them"
 				   : "all dangling images"))
 		return 0;
 	if (!(s = cli_store(&a)))
 		return 125;
-	r = keel_image_prune(s, all, &ev, &reclaimed, &err);
+	r = keel_image_prune(s, all, filters.n ? prune_wanted : NULL, &pf, &ev, &reclaimed, &err);
 	keel_store_close(s);
 	if (ev.n) {
 		printf("Deleted Images:\n");

@@ -161,16 +161,9 @@ static int resolve_filters(struct keel_store *s, struct images_opts *o)
 /* label=KEY or label=KEY=VALUE, every one (docker's MatchKVList). */
 static bool labels_match(const struct keel_image *img, const struct dlist *labels)
 {
-	json_t *l = json_object_get(json_object_get(img->config, "config"), "Labels");
-	for (size_t i = 0; i < labels->n; i++) {
-		const char *want = labels->v[i], *eq = strchr(want, '=');
-		char key[256];
-		json_t *val;
-		snprintf(key, sizeof(key), "%.*s", eq ? (int)(eq - want) : 255, want);
-		val = json_object_get(l, key);
-		if (!val || (eq && strcmp(json_string_value(val) ?: "", eq + 1)))
+	for (size_t i = 0; i < labels->n; i++)
+		if (!cli_image_has_label(img, labels->v[i]))
 			return false;
-	}
 	return true;
 }
 

@@ -234,8 +234,13 @@ int keel_image_remove(struct keel_store *s, const char *ref, bool force, struct 
 	return keel_store_gc(s, true, NULL, err);
 }
 
-static int prune_round(struct keel_store *s, bool all, struct keel_events *ev, int *removed,
-		       keel_error_t *err)
+struct prune_want {
+	keel_prune_want_fn fn;
+	void *arg;
+};
+
+static int prune_round(struct keel_store *s, bool all, const struct prune_want *w,
+		       struct keel_events *ev, int *removed, keel_error_t *err)
 {
 	const char *sql =
 		all ? "SELECT id FROM images i WHERE NOT EXISTS (SELECT 1 FROM image_users u WHERE"
@@ -246,37 +251,47 @@ static int prune_round(struct keel_store *s, bool all, struct keel_events *ev, i
 		      " u.image_id = i.id) AND NOT EXISTS (SELECT 1 FROM images c WHERE c.parent ="
 		      " i.id)";
 	cleanup_stmt sqlite3_stmt *st = keel_db_prepare(s, sql, err);
-	char *ids[64];
+	cleanup_strv char **ids = NULL;
 	size_t n = 0;
 	int ret = 0;
+	*removed = 0;
 	if (!st)
 		return -1;
-	while (n < 64 && sqlite3_step(st) == SQLITE_ROW)
-		ids[n++] = strdup((const char *)sqlite3_column_text(st, 0));
-	sqlite3_reset(st);
-	for (size_t i = 0; i < n; i++) {
-		if (ret == 0 && ids[i]) {
-			ret = untag_all(s, ids[i], ev, err);
-			if (ret == 0)
-				ret = exec1(s, "DELETE FROM images WHERE id = ?", ids[i], err);
-			if (ret == 0)
-				event(ev, "deleted: %s", ids[i]);
-		}
-		free(ids[i]);
+	/* all candidates first: a filter may keep some, and the others must still be reached */
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char **v = realloc(ids, (n + 2) * sizeof(*v));
+		if (!v)
+			return keel_err(err, ENOMEM, "out of memory");
+		ids = v;
+		ids[n + 1] = NULL;
+		if (!(ids[n++] = strdup((const char *)sqlite3_column_text(st, 0))))
+			return keel_err(err, ENOMEM, "out of memory");
 	}
-	*removed = (int)n;
+	sqlite3_reset(st);
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		if (w->fn && !w->fn(s, ids[i], w->arg))
+			continue;
+		ret = untag_all(s, ids[i], ev, err);
+		if (ret == 0)
+			ret = exec1(s, "DELETE FROM images WHERE id = ?", ids[i], err);
+		if (ret == 0) {
+			event(ev, "deleted: %s", ids[i]);
+			(*removed)++;
+		}
+	}
 	return ret;
 }
 
-int keel_image_prune(struct keel_store *s, bool all, struct keel_events *ev, int64_t *reclaimed,
-		     keel_error_t *err)
+int keel_image_prune(struct keel_store *s, bool all, keel_prune_want_fn want, void *want_arg,
+		     struct keel_events *ev, int64_t *reclaimed, keel_error_t *err)
 {
+	const struct prune_want w = { want, want_arg };
 	int removed;
 	if (keel_db_begin(s, err) < 0)
 		return -1;
 	/* Rounds: removing a child makes its parent prunable. */
 	do {
-		if (prune_round(s, all, ev, &removed, err) < 0) {
+		if (prune_round(s, all, &w, ev, &removed, err) < 0) {
 			keel_db_rollback(s);
 			return -1;
 		}

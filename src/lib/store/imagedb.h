@@ -89,8 +89,10 @@ int keel_image_remove(struct keel_store *s, const char *ref, bool force, struct 
 
 /* `image prune`: dangling images (all unused images with all) that no container uses and no
  * image has as parent. *reclaimed gets the bytes of layers freed. */
-int keel_image_prune(struct keel_store *s, bool all, struct keel_events *ev, int64_t *reclaimed,
-		     keel_error_t *err);
+/* prune --filter: true when the image may go. */
+typedef bool (*keel_prune_want_fn)(struct keel_store *s, const char *id, void *arg);
+int keel_image_prune(struct keel_store *s, bool all, keel_prune_want_fn want, void *want_arg,
+		     struct keel_events *ev, int64_t *reclaimed, keel_error_t *err);
 
 /* Removes unreferenced layers and blobs and leftovers of killed writers. Takes the store
  * lock exclusive (nonblock: skip when someone is adding). Adds freed layer bytes. */
