@@ -106,6 +106,24 @@ print("ro" if os.statvfs(sys.argv[1]).f_flag & os.ST_RDONLY else "rw")' "/proc/$
 	assert_not_contains "$output" "app=web"
 }
 
+@test "log-opt: tag= is a template over the container's fields (docker's ID, Name, ImageName...)" {
+	local id
+	id=$(k run -d --name tg --log-opt 'tag={{.Name}}/{{.ImageName}}/{{.ID}}/{{.DaemonName}}' \
+		busybox echo hi)
+	k wait "$id" >/dev/null
+	run grep -c "\"attrs\":{\"tag\":\"tg/busybox/${id:0:12}/keel\"}" "$KEEL_ROOT/containers/$id/$id-json.log"
+	assert_eq "$output" "1"
+	run k logs --details tg
+	assert_eq "$output" "tag=tg%2Fbusybox%2F${id:0:12}%2Fkeel hi"
+	# a tag that is no template is kept as it is; a broken one fails the start (125)
+	run k run --rm --log-opt tag=plain busybox true
+	assert_status 0
+	run k run --rm --log-opt 'tag={{.Name' busybox true
+	assert_status 125
+	assert_contains "$output" "log-opt tag"
+	assert_eq "$(k ps -aq --filter name=tg)" "$(k inspect -f '{{.Id}}' tg | cut -c1-12)"
+}
+
 @test "log-driver: none writes nothing and logs refuses; others are refused" {
 	local id
 	run k run --name nolog --log-driver none busybox echo hi

@@ -163,8 +163,14 @@ int keel_ctr_start(struct keel_engine *e, const struct keel_ctr *c, bool attach,
 		return keel_err_wrap(err, "container %s", c->name);
 	monitor_opts(e, c, dir, log, attach, &mo);
 	/* --log-driver / --log-opt: none, rotation, compression, attrs (engine/logconfig.h) */
-	if (keel_logconfig_monitor_opts(c->doc, &mo, &lc, err) < 0)
-		return -1;
+	{
+		cleanup_json json_t *tf =
+		    keel_logconfig_tag_fields(c->id, c->name, c->image_id, c->image_ref);
+		if (!tf)
+			return keel_err(err, ENOMEM, "out of memory");
+		if (keel_logconfig_monitor_opts_tagged(c->doc, tf, &mo, &lc, err) < 0)
+			return -1;
+	}
 	/* the monitor is a fork of us: what the heap holds now it keeps for its whole life */
 	sqlite3_db_release_memory(keel_store_db(e->store));
 	if (keel_ctr_ns_enter(dir, layers, &host_ns, err) < 0) {

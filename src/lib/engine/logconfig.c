@@ -9,6 +9,7 @@
 #include "engine/logfile.h"
 #include "engine/monitor.h"
 #include "util/cleanup.h"
+#include "util/template.h"
 
 static const char *const json_file_opts[] = { "max-file",     "max-size", "compress",  "labels",
 					      "labels-regex", "env",	  "env-regex", "tag" };
@@ -219,8 +220,33 @@ static char *go_escape(const char *j)
 	return out;
 }
 
-static int make_attrs(const json_t *doc, const json_t *opts, struct keel_logconfig *lc,
-		      keel_error_t *err)
+json_t *keel_logconfig_tag_fields(const char *id, const char *name, const char *image_id,
+				  const char *image_ref)
+{
+	const char *img = image_id && !strncmp(image_id, "sha256:", 7) ? image_id + 7 : image_id;
+	return json_pack("{s:s%, s:s, s:s, s:s%, s:s, s:s, s:s}", "ID", id ? id : "",
+			 (size_t)(id && strlen(id) > 12 ? 12 : id ? strlen(id) : 0), "FullID",
+			 id ? id : "", "Name", name ? name : "", "ImageID", img ? img : "",
+			 (size_t)(img && strlen(img) > 12 ? 12 : img ? strlen(img) : 0),
+			 "ImageFullID", image_id ? image_id : "", "ImageName",
+			 image_ref ? image_ref : "", "DaemonName", "keel");
+}
+
+/* --log-opt tag=: a template over the container's fields (docker's loggerutils.ParseLogTag) */
+static int expand_tag(const char *tag, const json_t *fields, char **out, keel_error_t *err)
+{
+	struct keel_template *t;
+	if (!fields || !strstr(tag, "{{"))
+		return (*out = strdup(tag)) ? 0 : keel_err(err, ENOMEM, "out of memory");
+	if (!(t = keel_template_parse(tag, err)))
+		return keel_err_wrap(err, "log-opt tag");
+	int r = keel_template_render(t, (json_t *)fields, out, err);
+	keel_template_free(t);
+	return r < 0 ? keel_err_wrap(err, "log-opt tag") : 0;
+}
+
+static int make_attrs(const json_t *doc, const json_t *opts, const json_t *tag_fields,
+		      struct keel_logconfig *lc, keel_error_t *err)
 {
 	json_t *cfg = json_object_get(doc, "Config");
 	json_t *labels = json_object_get(cfg, "Labels");
@@ -234,8 +260,12 @@ static int make_attrs(const json_t *doc, const json_t *opts, struct keel_logconf
 		attrs_by_regex(attrs, opt(opts, "labels-regex"), labels);
 	attrs_by_list(attrs, opt(opts, "env"), env);
 	attrs_by_regex(attrs, opt(opts, "env-regex"), env);
-	if (opt(opts, "tag") && *opt(opts, "tag"))
-		json_object_set_new(attrs, "tag", json_string(opt(opts, "tag")));
+	if (opt(opts, "tag") && *opt(opts, "tag")) {
+		cleanup_free char *tag = NULL;
+		if (expand_tag(opt(opts, "tag"), tag_fields, &tag, err) < 0)
+			return -1;
+		json_object_set_new(attrs, "tag", json_string(tag));
+	}
 	if (json_object_size(attrs) == 0)
 		return 0;
 	/* Go's json.Marshal of a map: sorted keys, HTML characters escaped like the log */
@@ -244,7 +274,8 @@ static int make_attrs(const json_t *doc, const json_t *opts, struct keel_logconf
 	return lc->attrs ? 0 : keel_err(err, ENOMEM, "out of memory");
 }
 
-int keel_logconfig_resolve(const json_t *doc, struct keel_logconfig *lc, keel_error_t *err)
+static int resolve(const json_t *doc, const json_t *tag_fields, struct keel_logconfig *lc,
+		   keel_error_t *err)
 {
 	json_t *logcfg = json_object_get(json_object_get(doc, "HostConfig"), "LogConfig");
 	const char *type = json_string_value(json_object_get(logcfg, "Type"));
@@ -257,7 +288,12 @@ int keel_logconfig_resolve(const json_t *doc, struct keel_logconfig *lc, keel_er
 	}
 	if (keel_logconfig_check(type, opts, err) < 0 || json_file_settings(opts, lc, err) < 0)
 		return -1;
-	return make_attrs(doc, opts, lc, err);
+	return make_attrs(doc, opts, tag_fields, lc, err);
+}
+
+int keel_logconfig_resolve(const json_t *doc, struct keel_logconfig *lc, keel_error_t *err)
+{
+	return resolve(doc, NULL, lc, err);
 }
 
 void keel_logconfig_free(struct keel_logconfig *lc)
@@ -271,7 +307,14 @@ void keel_logconfig_free(struct keel_logconfig *lc)
 int keel_logconfig_monitor_opts(const json_t *doc, struct keel_monitor_opts *o,
 				struct keel_logconfig *lc, keel_error_t *err)
 {
-	if (keel_logconfig_resolve(doc, lc, err) < 0)
+	return keel_logconfig_monitor_opts_tagged(doc, NULL, o, lc, err);
+}
+
+int keel_logconfig_monitor_opts_tagged(const json_t *doc, const json_t *tag_fields,
+				       struct keel_monitor_opts *o, struct keel_logconfig *lc,
+				       keel_error_t *err)
+{
+	if (resolve(doc, tag_fields, lc, err) < 0)
 		return -1;
 	if (lc->none)
 		o->log_path = NULL;

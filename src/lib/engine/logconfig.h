@@ -42,6 +42,12 @@ json_t *keel_logconfig_json(const char *driver, char *const *opts);
  * Returns 0 with *lc filled (free with keel_logconfig_free), or -1 with *err. */
 int keel_logconfig_resolve(const json_t *doc, struct keel_logconfig *lc, keel_error_t *err);
 
+/* The fields a --log-opt tag= template may use, as docker's: ID (12 hex), FullID, Name,
+ * ImageID (12 hex), ImageFullID, ImageName (as the user wrote it), DaemonName. New
+ * reference; NULL on ENOMEM. */
+json_t *keel_logconfig_tag_fields(const char *id, const char *name, const char *image_id,
+				  const char *image_ref);
+
 struct keel_monitor_opts;
 
 /* Sets the log fields of a monitor's options from the container's record: log_path = NULL
@@ -49,6 +55,11 @@ struct keel_monitor_opts;
  * the monitor is spawned, then keel_logconfig_free). Returns 0, or -1 with *err. */
 int keel_logconfig_monitor_opts(const json_t *doc, struct keel_monitor_opts *o,
 				struct keel_logconfig *lc, keel_error_t *err);
+/* The same with the tag template's fields (keel_logconfig_tag_fields): {{.Name}} and the
+ * others in --log-opt tag= are expanded; without them the tag is kept as written. */
+int keel_logconfig_monitor_opts_tagged(const json_t *doc, const json_t *tag_fields,
+				       struct keel_monitor_opts *o, struct keel_logconfig *lc,
+				       keel_error_t *err);
 
 /* Frees what lc owns; NULL is allowed. */
 void keel_logconfig_free(struct keel_logconfig *lc);
