@@ -7,13 +7,13 @@
 load ../lib/common
 
 setup_file() {
-	[[ $(id -u) -eq 0 ]] || skip "integration tests need root"
+	need_root_file || return 0
 	export KEEL_ROOT=$BATS_FILE_TMPDIR/root KEEL_RUN_ROOT=$BATS_FILE_TMPDIR/run
 	export FIX=$REPO/tests/fixtures/dockerfiles
 	"$KEEL" images >/dev/null # builds the busybox image once
 }
 
-setup() { :; }
+setup() { skip_if_file_skipped; }
 teardown() { http_stop; }
 teardown_file() { :; }
 

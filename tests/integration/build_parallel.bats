@@ -9,12 +9,12 @@
 load ../lib/common
 
 setup_file() {
-	[[ $(id -u) -eq 0 ]] || skip "integration tests need root"
+	need_root_file || return 0
 	export KEEL_ROOT=$BATS_FILE_TMPDIR/root KEEL_RUN_ROOT=$BATS_FILE_TMPDIR/run
 	"$KEEL" images >/dev/null # builds the busybox image once
 }
 
-setup() { :; }
+setup() { skip_if_file_skipped; }
 teardown() { :; }
 teardown_file() { :; }
 

@@ -5,7 +5,7 @@
 load ../lib/common
 
 setup_file() {
-	[[ $(id -u) -eq 0 ]] || skip "integration tests need root"
+	need_root_file || return 0
 	export KROOT=$BATS_FILE_TMPDIR/keel
 	export TARS=$BATS_FILE_TMPDIR/tars
 	mkdir -p "$TARS"
@@ -13,7 +13,7 @@ setup_file() {
 	"$REPO/tools/mkimage.sh" -f oci -n docker.io/keeltest/bbo:v1 "$TARS/oci.tar" >/dev/null
 	python3 "$BATS_TEST_DIRNAME/image_hostile.py" "$TARS"
 }
-setup() { :; }
+setup() { skip_if_file_skipped; }
 teardown() { :; }
 teardown_file() { :; }
 

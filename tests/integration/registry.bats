@@ -9,7 +9,7 @@
 load ../lib/common
 
 setup_file() {
-	[[ $(id -u) -eq 0 ]] || skip "integration tests need root"
+	need_root_file || return 0
 	command -v docker-registry >/dev/null || skip "docker-registry not installed"
 	export W=$BATS_FILE_TMPDIR
 	export KROOT=$W/keel KRUN=$W/run
@@ -38,7 +38,7 @@ teardown_file() {
 	return 0
 }
 
-setup() { :; }
+setup() { skip_if_file_skipped; }
 teardown() { :; }
 
 free_port() {
