@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cli/container/ctr_cli.h"
+#include "cli/image/image_cli.h"
 #include "engine/logfile.h"
 
 static const struct {
@@ -69,12 +70,7 @@ struct keel_engine *cli_engine(void)
 
 bool cli_ctr_has_label(const struct keel_ctr *c, const char *want)
 {
-	json_t *l = json_object_get(json_object_get(c->doc, "Config"), "Labels"), *val;
-	const char *eq = strchr(want, '=');
-	char key[256];
-	snprintf(key, sizeof(key), "%.*s", eq ? (int)(eq - want) : 255, want);
-	val = json_object_get(l, key);
-	return val && (!eq || !strcmp(json_string_value(val) ?: "", eq + 1));
+	return cli_labels_match(json_object_get(json_object_get(c->doc, "Config"), "Labels"), want);
 }
 
 int cli_ctr_fail(const keel_error_t *err)

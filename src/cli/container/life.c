@@ -102,27 +102,6 @@ static int do_stop(struct keel_engine *e, struct keel_ctr *c, const char *arg, v
 	return 0;
 }
 
-int cli_ctr_stop(int argc, char **argv)
-{
-	struct stop_opts o = { .cmd = "stop" };
-	const struct dflag flags[] = {
-		{ "signal", 's', DF_STRING, &o.signal, "Signal to send to the container" },
-		{ "timeout", 't', DF_INT, &o.timeout,
-		  "Seconds to wait before killing the container (default: its --stop-timeout, "
-		  "or 10)" },
-		{ "time", 0, DF_INT, &o.time, NULL }, /* docker's old name, hidden */
-		{ 0 },
-	};
-	const struct dcmd cmd = { "stop",
-				  "[OPTIONS] CONTAINER [CONTAINER...]",
-				  "Stop one or more running containers",
-				  "keel container stop, keel stop",
-				  flags,
-				  1,
-				  -1 };
-	return for_each(&cmd, argc, argv, do_stop, check_stop, &o, true);
-}
-
 static int do_restart(struct keel_engine *e, struct keel_ctr *c, const char *arg, void *ctx)
 {
 	keel_error_t err;
@@ -133,9 +112,11 @@ static int do_restart(struct keel_engine *e, struct keel_ctr *c, const char *arg
 	return r < 0 ? cli_ctr_fail(&err) : 0;
 }
 
-int cli_ctr_restart(int argc, char **argv)
+/* stop and restart: the same flags (docker's), a different action per container */
+static int stop_command(int argc, char **argv, const char *name, const char *about,
+			const char *aliases, each_fn fn)
 {
-	struct stop_opts o = { .cmd = "restart" };
+	struct stop_opts o = { .cmd = name };
 	const struct dflag flags[] = {
 		{ "signal", 's', DF_STRING, &o.signal, "Signal to send to the container" },
 		{ "timeout", 't', DF_INT, &o.timeout,
@@ -144,14 +125,21 @@ int cli_ctr_restart(int argc, char **argv)
 		{ "time", 0, DF_INT, &o.time, NULL }, /* docker's old name, hidden */
 		{ 0 },
 	};
-	const struct dcmd cmd = { "restart",
-				  "[OPTIONS] CONTAINER [CONTAINER...]",
-				  "Restart one or more containers",
-				  "keel container restart, keel restart",
-				  flags,
-				  1,
-				  -1 };
-	return for_each(&cmd, argc, argv, do_restart, check_stop, &o, true);
+	const struct dcmd cmd = { name, "[OPTIONS] CONTAINER [CONTAINER...]", about, aliases,
+				  flags, 1, -1 };
+	return for_each(&cmd, argc, argv, fn, check_stop, &o, true);
+}
+
+int cli_ctr_stop(int argc, char **argv)
+{
+	return stop_command(argc, argv, "stop", "Stop one or more running containers",
+			    "keel container stop, keel stop", do_stop);
+}
+
+int cli_ctr_restart(int argc, char **argv)
+{
+	return stop_command(argc, argv, "restart", "Restart one or more containers",
+			    "keel container restart, keel restart", do_restart);
 }
 
 struct kill_opts {

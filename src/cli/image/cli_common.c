@@ -250,12 +250,18 @@ const char *cli_name(const char *argv0, const char *top)
 	return buf;
 }
 
-bool cli_image_has_label(const struct keel_image *img, const char *want)
+bool cli_labels_match(const json_t *labels, const char *want)
 {
-	json_t *l = json_object_get(json_object_get(img->config, "config"), "Labels"), *val;
 	const char *eq = strchr(want, '=');
 	char key[256];
+	json_t *val;
 	snprintf(key, sizeof(key), "%.*s", eq ? (int)(eq - want) : 255, want);
-	val = json_object_get(l, key);
+	val = json_object_get(labels, key);
 	return val && (!eq || !strcmp(json_string_value(val) ?: "", eq + 1));
+}
+
+bool cli_image_has_label(const struct keel_image *img, const char *want)
+{
+	return cli_labels_match(json_object_get(json_object_get(img->config, "config"), "Labels"),
+				want);
 }

@@ -82,7 +82,9 @@ void cli_inspect_print(json_t *all, const struct keel_template *t);
 /* `keel image prune` (no top-level form). */
 int keel_cli_image_prune(int argc, char **argv);
 
-/* The filters' label=KEY[=VALUE] test on an image's config Labels (images, image prune). */
+/* The filters' label=KEY[=VALUE] test (docker's MatchKVList) on a Labels object; on an image's
+ * config Labels (images, image prune). Containers: cli_ctr_has_label. */
+bool cli_labels_match(const json_t *labels, const char *want);
 struct keel_image;
 bool cli_image_has_label(const struct keel_image *img, const char *want);
 

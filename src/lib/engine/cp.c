@@ -23,6 +23,7 @@
 
 #include "store/libarchive.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 
 #define IN_ROOT	 (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
 #define BENEATH	 (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
@@ -138,25 +139,11 @@ static bool ends_with(const char *s, const char *suffix)
  * stream names anything outside the destination directory. */
 static int clean_name(const char *name, char *out, size_t len, keel_error_t *err)
 {
-	size_t o = 0;
-	for (const char *p = name; *p;) {
-		const char *e = strchrnul(p, '/');
-		size_t n = (size_t)(e - p);
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return keel_err(err, EPERM, "cp: entry %s points outside the destination",
-					name);
-		if (n && !(n == 1 && p[0] == '.')) {
-			if (o + n + 2 > len)
-				return keel_err(err, ENAMETOOLONG, "cp: %s", name);
-			if (o)
-				out[o++] = '/';
-			memcpy(out + o, p, n);
-			o += n;
-		}
-		p = *e ? e + 1 : e;
-	}
-	out[o] = '\0';
-	return 0;
+	if (keel_path_clean_entry(name, out, len) == 0)
+		return 0;
+	if (errno == EPERM)
+		return keel_err(err, EPERM, "cp: entry %s points outside the destination", name);
+	return keel_err(err, ENAMETOOLONG, "cp: %s", name);
 }
 
 /* ---- the tree sink ---------------------------------------------------------------- */

@@ -23,6 +23,7 @@
 
 #include "store/libarchive.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 
 #define WH_PREFIX ".wh."
 #define WH_OPAQUE ".wh..wh..opq"
@@ -57,25 +58,11 @@ static int in_root(int root, const char *path, int flags)
 /* Cleans name into out; refuses "..", empty names are the layer root (""). */
 static int clean_name(const char *name, char *out, size_t outlen, keel_error_t *err)
 {
-	size_t o = 0;
-	const char *p = name;
-	while (*p) {
-		const char *e = strchrnul(p, '/');
-		size_t n = (size_t)(e - p);
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return keel_err_user(err, EPERM, "layer entry %s points outside the layer", name);
-		if (n && !(n == 1 && p[0] == '.')) {
-			if (o + n + 2 > outlen)
-				return keel_err(err, ENAMETOOLONG, "layer entry %s", name);
-			if (o)
-				out[o++] = '/';
-			memcpy(out + o, p, n);
-			o += n;
-		}
-		p = *e ? e + 1 : e;
-	}
-	out[o] = '\0';
-	return 0;
+	if (keel_path_clean_entry(name, out, outlen) == 0)
+		return 0;
+	if (errno == EPERM)
+		return keel_err_user(err, EPERM, "layer entry %s points outside the layer", name);
+	return keel_err(err, ENAMETOOLONG, "layer entry %s", name);
 }
 
 static void invalidate(struct extract *x)

@@ -152,3 +152,29 @@ int keel_write_u64(int dirfd, const char *path, unsigned long long v, keel_error
 	int n = snprintf(buf, sizeof(buf), "%llu", v);
 	return keel_write_file_at(dirfd, path, buf, (size_t)n, 0, err);
 }
+
+int keel_path_clean_entry(const char *name, char *out, size_t len)
+{
+	size_t o = 0;
+	for (const char *p = name; *p;) {
+		const char *e = strchrnul(p, '/');
+		size_t n = (size_t)(e - p);
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			errno = EPERM;
+			return -1;
+		}
+		if (n && !(n == 1 && p[0] == '.')) {
+			if (o + n + 2 > len) {
+				errno = ENAMETOOLONG;
+				return -1;
+			}
+			if (o)
+				out[o++] = '/';
+			memcpy(out + o, p, n);
+			o += n;
+		}
+		p = *e ? e + 1 : e;
+	}
+	out[o] = '\0';
+	return 0;
+}

@@ -29,6 +29,11 @@ int keel_mkdir_p(const char *path, mode_t mode, keel_error_t *err);
 /* rm -rf of path; missing is not an error. Does not cross mount points. */
 int keel_rm_rf(const char *path, keel_error_t *err);
 
+/* An archive entry's name made relative and clean ("./a//b/" -> "a/b", "/a" -> "a", "." -> ""):
+ * 0, or -1 with errno EPERM when a ".." component would leave the directory it is unpacked
+ * into, ENAMETOOLONG when out is too small. The callers word the error. */
+int keel_path_clean_entry(const char *name, char *out, size_t len);
+
 /* Writes a decimal number (no newline) to an existing file, e.g. cgroup knobs. */
 int keel_write_u64(int dirfd, const char *path, unsigned long long v, keel_error_t *err);
 
