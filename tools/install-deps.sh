@@ -4,7 +4,7 @@
 set -eu
 build="meson ninja-build pkg-config gcc libc6-dev libjansson-dev libseccomp-dev libcap-dev
 libcmocka-dev libsqlite3-dev libarchive-dev libssl-dev libcurl4-openssl-dev zlib1g-dev busybox-static python3"
-test="bats jq sqlite3 skopeo docker-registry apache2-utils curl openssl runc crun containerd docker.io podman conmon buildah debootstrap iproute2 util-linux procps file"
+test="bats jq sqlite3 skopeo docker-registry apache2-utils curl openssl runc crun containerd docker.io podman conmon buildah debootstrap iproute2 util-linux procps file tmux strace"
 want="$build"
 [ "${1:-}" = "--test" ] && want="$build $test"
 missing=""
